@@ -1,0 +1,144 @@
+"""The ``loci`` command.
+
+Exit status: 0 on success, 2 for a problem with the user's input (the message names the
+file, the field and the value), 1 for anything else. Heavy libraries are imported only
+inside the commands, so ``loci --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loci",
+        description="genius-loci: music composed for a place, heard binaurally in that place.",
+    )
+    from loci import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    render = commands.add_parser(
+        "render",
+        help="render a scene file to binaural music",
+        description=(
+            "Compose music for the scene's instruction and place, and render what the "
+            "listener hears. Writes OUT/mix.wav (binaural, 48 kHz), OUT/stems/*.wav (dry "
+            "stems), OUT/score.mid, OUT/plan.json and OUT/environment.json."
+        ),
+    )
+    render.add_argument("scene", type=Path, help="scene file (.yaml, .yml or .json)")
+    render.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    render.add_argument("--seed", type=int, help="override the scene's seed")
+    render.add_argument("--duration", type=float, help="override the scene's duration, s")
+    render.add_argument(
+        "--lufs", type=float, default=-16.0, help="integrated loudness of mix.wav (default -16)"
+    )
+    render.add_argument(
+        "--format",
+        dest="audio_format",
+        choices=("float", "pcm24"),
+        default="float",
+        help="mix.wav sample format (default float)",
+    )
+    render.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
+    render.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    render.set_defaults(run=_run_render)
+    return parser
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from scene.errors import SceneError
+
+    if args.duration is not None and not (0 < args.duration <= 3600):
+        return _fail_input(f"--duration: got {args.duration}; must be in (0, 3600] seconds")
+    if not -70.0 <= args.lufs <= -5.0:
+        return _fail_input(f"--lufs: got {args.lufs}; must be between -70 and -5 LUFS")
+    if args.soundfont is not None and not args.soundfont.is_file():
+        return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
+    try:
+        from loci.pipeline import STEPS, RenderOptions, render_file
+
+        options = RenderOptions(
+            target_lufs=args.lufs,
+            audio_format=args.audio_format,
+            soundfont=args.soundfont,
+            seed=args.seed,
+            duration_s=args.duration,
+        )
+        with _progress(STEPS, quiet=args.quiet) as step:
+            result = render_file(args.scene, args.out, options=options, progress=step)
+    except SceneError as error:
+        return _fail_input(str(error))
+    music = f"{result.key}, {result.tempo_bpm:.0f} bpm, " if result.key else ""
+    print(
+        f"wrote {result.out_dir}: {result.duration_s:g} s, {music}"
+        f"{result.loudness_lufs:.1f} LUFS, true peak {result.true_peak_dbtp:.1f} dBTP, "
+        f"in {result.elapsed_s:.1f} s"
+    )
+    return EXIT_OK
+
+
+def _fail_input(message: str) -> int:
+    print(f"loci: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+class _progress:
+    """A progress bar over the pipeline's steps on stderr (nothing when quiet or not a TTY)."""
+
+    def __init__(self, steps: Sequence[str], *, quiet: bool) -> None:
+        self._steps = list(steps)
+        self._quiet = quiet or not sys.stderr.isatty()
+        self._bar = None
+        self._task = None
+
+    def __enter__(self):  # noqa: ANN204 - returns the step callback
+        if self._quiet:
+            return lambda _step: None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("start", total=len(self._steps))
+        return self._step
+
+    def _step(self, name: str) -> None:
+        assert self._bar is not None
+        done = self._steps.index(name) if name in self._steps else 0
+        self._bar.update(self._task, description=name, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

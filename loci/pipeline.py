@@ -1,0 +1,322 @@
+"""The whole path, scene file -> binaural music, and what it writes.
+
+    Scene --perceive--> E;  instruction --understand--> S;  (S, E, seed) --plan--> MusicPlan
+    --compose--> Score --synthesize--> Stems;  stems + audio files --place--> sources
+    --spatial.render_scene--> binaural mix --master--> mix.wav (and stems, score, plan, E)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+import generation
+import spatial
+from loci.audio_sources import read_source_audio
+from loci.layout import place_stem
+from loci.outputs import AudioFormat, atomic_output_dir, write_json, write_wav
+from scene.environment import Environment
+from scene.errors import SceneError
+from scene.loader import load_scene
+from scene.model import Scene
+from scene.perception import perceive
+
+__all__ = ["STEPS", "RenderOptions", "RenderResult", "render", "render_file"]
+
+SAMPLE_RATE = 48_000
+
+#: The steps a render reports to its progress callback, in order.
+STEPS: tuple[str, ...] = (
+    "perceive",
+    "understand",
+    "plan",
+    "compose",
+    "synthesize",
+    "place",
+    "spatialise",
+    "master",
+    "write",
+)
+
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Options of a render that are not part of the scene.
+
+    Attributes
+    ----------
+    target_lufs
+        Integrated loudness of ``mix.wav`` (ITU-R BS.1770), LUFS.
+    ceiling_dbtp
+        True-peak ceiling of ``mix.wav``, dBTP.
+    audio_format
+        ``"float"`` (32-bit float WAV) or ``"pcm24"``.
+    soundfont
+        A General MIDI ``.sf2``; None uses the TimGM6mb font that pretty_midi ships.
+    seed, duration_s
+        Override the scene file's values when set.
+    """
+
+    target_lufs: float = -16.0
+    ceiling_dbtp: float = -1.0
+    audio_format: AudioFormat = "float"
+    soundfont: Path | None = None
+    seed: int | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What a render produced: where, how long, how loud, and the plan's headline."""
+
+    out_dir: Path
+    duration_s: float
+    loudness_lufs: float
+    true_peak_dbtp: float
+    key: str | None
+    tempo_bpm: float | None
+    stems: tuple[str, ...]
+    elapsed_s: float
+
+
+def render_file(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    options: RenderOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> RenderResult:
+    """Load a scene file and render it; see :func:`render`."""
+    return render(load_scene(Path(path)), Path(out_dir), options=options, progress=progress)
+
+
+def render(
+    scene: Scene,
+    out_dir: Path,
+    *,
+    options: RenderOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> RenderResult:
+    """Render a scene to ``out_dir``: mix.wav, stems/, score.mid, plan.json, environment.json.
+
+    Parameters
+    ----------
+    scene
+        A validated scene (see :func:`scene.loader.load_scene`).
+    out_dir
+        Destination folder; written atomically (a failed render leaves nothing behind and
+        an earlier complete result untouched).
+    options
+        See :class:`RenderOptions`.
+    progress
+        Called with each step's name of :data:`STEPS` as it starts.
+
+    Returns
+    -------
+    RenderResult
+
+    Raises
+    ------
+    SceneError
+        For anything wrong in the scene that shows only while rendering (an unreadable
+        audio file, a source naming a stem the plan does not have).
+    """
+    options = options or RenderOptions()
+    report = progress or (lambda _step: None)
+    started = time.perf_counter()
+    if options.seed is not None:
+        scene = replace(scene, seed=options.seed)
+    if options.duration_s is not None:
+        scene = replace(scene, duration_s=options.duration_s)
+    n_samples = round(scene.duration_s * SAMPLE_RATE)
+
+    report("perceive")
+    environment = perceive(scene)
+
+    music = _compose_music(scene, environment, options=options, report=report)
+
+    report("place")
+    sources, layout = _place_sources(scene, music, n_samples=n_samples)
+
+    report("spatialise")
+    mix = spatial.render_scene(
+        scene.room, scene.listener, sources, n_samples=n_samples, seed=scene.seed
+    )
+    report("master")
+    mastered, mastering = spatial.master(
+        mix,
+        sample_rate=SAMPLE_RATE,
+        target_lufs=options.target_lufs,
+        ceiling_dbtp=options.ceiling_dbtp,
+    )
+
+    report("write")
+    out_dir = Path(out_dir)
+    with atomic_output_dir(out_dir) as staging:
+        write_wav(
+            staging / "mix.wav", mastered, sample_rate=SAMPLE_RATE, audio_format=options.audio_format
+        )
+        for stem in music.stems if music else ():
+            write_wav(staging / "stems" / f"{stem.name}.wav", stem.audio, sample_rate=SAMPLE_RATE)
+        if music is not None:
+            generation.write_midi(music.score, staging / "score.mid")
+        environment_dict = environment.to_dict()
+        write_json(staging / "environment.json", environment_dict)
+        write_json(
+            staging / "plan.json",
+            _plan_document(scene, environment_dict, music, layout, mastering),
+        )
+    return RenderResult(
+        out_dir=out_dir.resolve(),
+        duration_s=scene.duration_s,
+        loudness_lufs=mastering.loudness_out_lufs,
+        true_peak_dbtp=mastering.true_peak_out_dbtp,
+        key=music.plan.key if music else None,
+        tempo_bpm=music.plan.tempo_bpm if music else None,
+        stems=tuple(stem.name for stem in music.stems) if music else (),
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+@dataclass(frozen=True)
+class _Music:
+    style: generation.Style
+    plan: generation.MusicPlan
+    score: generation.Score
+    stems: tuple[generation.Stem, ...]
+
+
+def _compose_music(
+    scene: Scene, environment: Environment, *, options: RenderOptions, report: ProgressCallback
+) -> _Music | None:
+    if scene.instruction is None:
+        return None
+    report("understand")
+    style = generation.understand(scene.instruction)
+    report("plan")
+    plan = generation.make_plan(
+        style, environment, seed=scene.seed, duration_s=scene.duration_s
+    )
+    report("compose")
+    score = generation.compose(plan)
+    report("synthesize")
+    stems = generation.synthesize(score, soundfont=options.soundfont)
+    return _Music(style=style, plan=plan, score=score, stems=tuple(stems))
+
+
+def _place_sources(
+    scene: Scene, music: _Music | None, *, n_samples: int
+) -> tuple[list[spatial.PlacedSource], list[dict]]:
+    """Pair every stem and audio file with a position: the scene's, or the automatic layout's."""
+    stems = {stem.name: stem for stem in music.stems} if music else {}
+    explicit: dict[str, tuple[int, tuple[float, float, float] | None, float]] = {}
+    sources: list[spatial.PlacedSource] = []
+    layout: list[dict] = []
+    for index, spec in enumerate(scene.sources):
+        field = f"sources[{index}]"
+        if spec.stem is not None:
+            if spec.stem not in stems:
+                allowed = ", ".join(sorted(stems)) or "none (the scene has no instruction)"
+                raise SceneError(
+                    f"no such stem in this piece; its stems are: {allowed}",
+                    file=scene.path,
+                    field=f"{field}.stem",
+                    value=spec.stem,
+                )
+            explicit[spec.stem] = (index, spec.position, spec.gain_db)
+        else:
+            assert spec.audio is not None  # the schema guarantees stem xor audio
+            signal = read_source_audio(
+                spec.audio,
+                n_samples=n_samples,
+                sample_rate=SAMPLE_RATE,
+                scene_file=scene.path,
+                field=f"{field}.audio",
+            )
+            if spec.position is None:
+                raise SceneError(
+                    "an audio source needs a position", file=scene.path, field=f"{field}.position"
+                )
+            sources.append(
+                spatial.PlacedSource(spec.audio.name, signal, spec.position, spec.gain_db)
+            )
+            layout.append(_layout_entry(spec.audio.name, spec.position, "scene file"))
+    ambience_count = 0
+    for index, stem in enumerate(music.stems if music else ()):
+        chosen = explicit.get(stem.name)
+        if chosen is not None and chosen[1] is not None:
+            position, gain_db, why = chosen[1], chosen[2], "scene file"
+        else:
+            placement = place_stem(
+                stem.role,
+                index=index,
+                listener=scene.listener,
+                room=scene.room,
+                ambience_index=ambience_count,
+            )
+            position, why = placement.position, f"automatic: {placement.reason}"
+            gain_db = chosen[2] if chosen is not None else 0.0
+        if stem.role == "ambience":
+            ambience_count += 1
+        sources.append(spatial.PlacedSource(stem.name, stem.audio, position, gain_db))
+        layout.append(_layout_entry(stem.name, position, why))
+    return sources, layout
+
+
+def _layout_entry(name: str, position: tuple[float, float, float], why: str) -> dict:
+    return {"name": name, "position": [round(float(v), 3) for v in position], "placed_by": why}
+
+
+def _plan_document(
+    scene: Scene,
+    environment: dict,
+    music: _Music | None,
+    layout: list[dict],
+    mastering: spatial.MasteringReport,
+) -> dict:
+    """plan.json: the plan's headline keys at the top, then S, E, the layout and mastering."""
+    if music is None:
+        head: dict = {
+            "key": None,
+            "tempo_bpm": None,
+            "meter": None,
+            "explanation": [
+                {
+                    "attribute": "music",
+                    "value": "none",
+                    "because": "the scene has no instruction: only its audio sources play",
+                    "features": [],
+                }
+            ],
+        }
+        style = None
+    else:
+        head = generation.plan_to_dict(music.plan)
+        style = generation.style_to_dict(music.style)
+    return {
+        **head,
+        "style": style,
+        "environment": environment,
+        "sources": layout,
+        "mastering": {
+            "loudness_lufs": _finite_or_none(mastering.loudness_out_lufs),
+            "true_peak_dbtp": _finite_or_none(mastering.true_peak_out_dbtp),
+            "gain_db": _finite_or_none(mastering.gain_db),
+            "limited": mastering.limited,
+        },
+        "scene": {
+            "file": str(scene.path) if scene.path else None,
+            "seed": scene.seed,
+            "duration_s": scene.duration_s,
+        },
+    }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None

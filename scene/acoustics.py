@@ -1,0 +1,116 @@
+"""Room acoustics from the description alone: volume, surfaces, Sabine and Eyring RT60.
+
+Computed here rather than with pyroomacoustics' ``rt60_theory()``, which is wrong with air
+absorption on. Both ``scene.perception`` (for E) and ``spatial`` (for the late tail) use it,
+so the reverberation the listener hears is the one the plan was told about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scene.model import BANDS_HZ, SHOEBOX_SURFACES, Room
+
+__all__ = [
+    "AIR_ABSORPTION_DB_PER_KM",
+    "SPEED_OF_SOUND",
+    "RoomAcoustics",
+    "air_absorption_per_m",
+    "room_acoustics",
+]
+
+#: Speed of sound at 20 degrees C, m/s.
+SPEED_OF_SOUND = 343.0
+
+#: Atmospheric attenuation at 20 degrees C and 50% relative humidity, dB per km, per band
+#: of BANDS_HZ (ISO 9613-1:1993, Table 1, rounded).
+AIR_ABSORPTION_DB_PER_KM: tuple[float, ...] = (0.44, 1.31, 2.73, 4.66, 9.86, 29.4, 105.0)
+
+# Sabine's constant 24 ln(10) / c, s/m.
+_SABINE = 24.0 * np.log(10.0) / SPEED_OF_SOUND
+
+
+def air_absorption_per_m() -> np.ndarray:
+    """Energy attenuation coefficient m of air per band (1/m), so that E(d) = E0 exp(-m d).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (7,), one value per band of :data:`scene.model.BANDS_HZ`.
+    """
+    return np.asarray(AIR_ABSORPTION_DB_PER_KM) / (1000.0 * 10.0 * np.log10(np.e))
+
+
+@dataclass(frozen=True)
+class RoomAcoustics:
+    """Statistical acoustics of an enclosed room; per-band tuples follow BANDS_HZ.
+
+    Attributes
+    ----------
+    volume_m3, surface_m2
+        Volume and total surface.
+    mean_absorption
+        Area-weighted mean absorption coefficient per band.
+    rt60_sabine_s, rt60_eyring_s
+        Reverberation time per band, s, air absorption included (4 m V term).
+    """
+
+    volume_m3: float
+    surface_m2: float
+    mean_absorption: tuple[float, ...]
+    rt60_sabine_s: tuple[float, ...]
+    rt60_eyring_s: tuple[float, ...]
+
+    @property
+    def rt60_mid_s(self) -> float:
+        """Eyring RT60 averaged over the 500 Hz and 1 kHz bands, s."""
+        return float(np.mean(self.rt60_eyring_s[2:4]))
+
+
+def shoebox_surfaces(size: tuple[float, float, float]) -> dict[str, float]:
+    """Area (m^2) of each face of a shoebox, keyed by :data:`SHOEBOX_SURFACES`."""
+    lx, ly, lz = size
+    areas = (ly * lz, ly * lz, lx * lz, lx * lz, lx * ly, lx * ly)
+    return dict(zip(SHOEBOX_SURFACES, areas, strict=True))
+
+
+def room_acoustics(room: Room) -> RoomAcoustics | None:
+    """Compute volume, surface and per-band Sabine and Eyring RT60 of an enclosed room.
+
+    Parameters
+    ----------
+    room
+        A ``shoebox`` room, or a ``mesh`` room (its bounding box until mesh analysis lands).
+
+    Returns
+    -------
+    RoomAcoustics or None
+        None for rooms that are not enclosed (free field, outdoor): they do not reverberate.
+
+    Notes
+    -----
+    Sabine: ``T = 24 ln10 V / (c (S a + 4 m V))``; Eyring replaces ``S a`` by
+    ``-S ln(1 - a)``, with ``a`` the area-weighted mean absorption and ``m`` the energy
+    attenuation of air per metre.
+    """
+    if not room.is_enclosed or room.size is None:
+        return None
+    volume = float(np.prod(room.size))
+    areas = shoebox_surfaces(room.size)
+    surface = float(sum(areas.values()))
+    absorbed = np.zeros(len(BANDS_HZ))
+    for name, area in areas.items():
+        absorbed += area * np.asarray(room.material(name).absorption)
+    mean_alpha = np.clip(absorbed / surface, 1e-6, 0.999)
+    air = 4.0 * air_absorption_per_m() * volume
+    sabine = _SABINE * volume / (surface * mean_alpha + air)
+    eyring = _SABINE * volume / (-surface * np.log1p(-mean_alpha) + air)
+    return RoomAcoustics(
+        volume_m3=volume,
+        surface_m2=surface,
+        mean_absorption=tuple(float(a) for a in mean_alpha),
+        rt60_sabine_s=tuple(float(t) for t in sabine),
+        rt60_eyring_s=tuple(float(t) for t in eyring),
+    )

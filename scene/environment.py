@@ -1,0 +1,89 @@
+"""The environment E: what the place is like, each feature with its unit and its origin."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["Environment", "Feature"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One measured or given property of the place.
+
+    Attributes
+    ----------
+    value
+        A number, a tuple of numbers (per octave band), or a label.
+    unit
+        SI unit or a description of the scale (e.g. ``"s"``, ``"m^3"``, ``"0..1"``).
+    source
+        Where it came from: ``"room: shoebox 12x8x5 m, Eyring"``, ``"frames: 3 images"``,
+        ``"scene file"``.
+    confidence
+        0..1; 1 for values computed exactly from the scene's geometry.
+    """
+
+    value: float | str | tuple[float, ...]
+    unit: str
+    source: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Environment features E, the place's side of M = M(I, S, E).
+
+    Every feature is optional: None means "not measured" (no frames, free field, ...).
+    Per-band features follow ``scene.model.BANDS_HZ``.
+
+    Attributes
+    ----------
+    kind
+        Room kind label (``"free_field"``, ``"outdoor"``, ``"shoebox"``, ``"mesh"``).
+    indoor
+        True when the place is enclosed.
+    volume_m3, surface_m2, floor_area_m2, ceiling_height_m
+        Geometry of an enclosed room.
+    mean_absorption
+        Area-weighted absorption per band.
+    rt60_sabine_s, rt60_eyring_s
+        Reverberation time per band (s), air absorption included.
+    rt60_mid_s
+        Eyring RT60 averaged over 500 Hz and 1 kHz (the usual single figure).
+    brightness, warmth, colourfulness, saturation
+        From camera frames: brightness 0..1 (mean luma), warmth -1..1 (red-blue balance),
+        colourfulness (Hasler and Suesstrunk, 0..~150), saturation 0..1.
+    place_tags
+        Words for the place that perception or the scene file gave (e.g. ``("beach",)``).
+    notes
+        Warnings and remarks of perception, in plain words.
+    """
+
+    kind: Feature
+    indoor: Feature
+    volume_m3: Feature | None = None
+    surface_m2: Feature | None = None
+    floor_area_m2: Feature | None = None
+    ceiling_height_m: Feature | None = None
+    mean_absorption: Feature | None = None
+    rt60_sabine_s: Feature | None = None
+    rt60_eyring_s: Feature | None = None
+    rt60_mid_s: Feature | None = None
+    brightness: Feature | None = None
+    warmth: Feature | None = None
+    colourfulness: Feature | None = None
+    saturation: Feature | None = None
+    place_tags: Feature | None = None
+    notes: tuple[str, ...] = ()
+
+    def value(self, name: str, default: float | None = None) -> float | None:
+        """Return a scalar feature's value, or ``default`` when it was not measured."""
+        feature = getattr(self, name)
+        if feature is None:
+            return default
+        return feature.value  # type: ignore[return-value]
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready form: feature name -> {value, unit, source, confidence}."""
+        return {k: v for k, v in asdict(self).items() if v is not None and v != ()}

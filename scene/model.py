@@ -1,0 +1,148 @@
+"""The world as the scene file describes it: room, materials, listener, sources.
+
+Conventions (see docs/architecture.md): SI units, right-handed, z up. Yaw in degrees,
+counter-clockwise seen from above; yaw 0 faces +x, 90 faces +y. A shoebox room spans
+``[0, Lx] x [0, Ly] x [0, Lz]`` with the floor at z = 0; outdoors the ground is z = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "BANDS_HZ",
+    "SHOEBOX_SURFACES",
+    "Material",
+    "Pose",
+    "Room",
+    "RoomKind",
+    "Scene",
+    "SourceSpec",
+]
+
+#: Octave-band centre frequencies (Hz) of every absorption table in the project; the same
+#: bands as pyroomacoustics' materials database.
+BANDS_HZ: tuple[float, ...] = (125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+
+#: The six faces of a shoebox room: walls at x = 0 (west), x = Lx (east), y = 0 (south),
+#: y = Ly (north), the floor (z = 0) and the ceiling (z = Lz).
+SHOEBOX_SURFACES: tuple[str, ...] = ("west", "east", "south", "north", "floor", "ceiling")
+
+RoomKind = Literal["free_field", "outdoor", "shoebox", "mesh"]
+
+
+@dataclass(frozen=True)
+class Material:
+    """A surface's energy absorption per octave band.
+
+    Attributes
+    ----------
+    name
+        Database name (e.g. ``"brickwork"``) or ``"alpha=0.30"`` for a plain number.
+    absorption
+        Energy absorption coefficient in [0, 1] for each band of :data:`BANDS_HZ`.
+    source
+        Where the numbers come from (database, literature, or "scene file").
+    """
+
+    name: str
+    absorption: tuple[float, ...]
+    source: str = "scene file"
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A position (metres) and a heading: yaw (degrees, 0 faces +x) and pitch (degrees, up)."""
+
+    position: tuple[float, float, float]
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+
+
+@dataclass(frozen=True)
+class Room:
+    """The acoustic space.
+
+    Attributes
+    ----------
+    kind
+        ``free_field`` (direct sound only), ``outdoor`` (direct sound, a ground reflection,
+        air absorption), ``shoebox`` (a rectangular room) or ``mesh`` (a mesh file; until
+        mesh acoustics land it is rendered as its axis-aligned bounding box).
+    size
+        (Lx, Ly, Lz) in metres for ``shoebox`` and ``mesh`` (the bounding box); None otherwise.
+    materials
+        Surface name -> :class:`Material`. Shoebox: the six names of
+        :data:`SHOEBOX_SURFACES`; outdoor: ``"ground"``; free field: empty.
+    mesh_path
+        The mesh file for ``kind == "mesh"``.
+    origin
+        World coordinates of the room's (0, 0, 0) corner; (0, 0, 0) for a shoebox.
+    """
+
+    kind: RoomKind
+    size: tuple[float, float, float] | None = None
+    materials: tuple[tuple[str, Material], ...] = ()
+    mesh_path: Path | None = None
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def material(self, surface: str) -> Material:
+        """Return the material of one surface (KeyError naming the surface if absent)."""
+        for name, material in self.materials:
+            if name == surface:
+                return material
+        raise KeyError(f"room has no surface {surface!r}; it has {[n for n, _ in self.materials]}")
+
+    @property
+    def is_enclosed(self) -> bool:
+        """True for rooms with walls and a ceiling (shoebox, mesh)."""
+        return self.kind in ("shoebox", "mesh")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One sound source of the scene file: a generated stem or an audio file.
+
+    Exactly one of ``stem`` and ``audio`` is set. ``position`` is None when the stem is to
+    be placed by the automatic layout.
+    """
+
+    stem: str | None = None
+    audio: Path | None = None
+    position: tuple[float, float, float] | None = None
+    gain_db: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A validated scene file. Paths are absolute (resolved against the file's folder).
+
+    Attributes
+    ----------
+    path
+        The scene file, or None for a scene built in code.
+    instruction
+        What the user asked for, in any supported language; None generates no music.
+    duration_s
+        Length of the rendered mix, seconds.
+    seed
+        Seed of every random choice.
+    room, listener, sources
+        See :class:`Room`, :class:`Pose`, :class:`SourceSpec`.
+    frames_dir
+        Folder of camera images for perception, or None.
+    frames
+        The image files found in ``frames_dir``, sorted by name.
+    """
+
+    duration_s: float
+    room: Room
+    listener: Pose
+    instruction: str | None = None
+    seed: int = 0
+    sources: tuple[SourceSpec, ...] = ()
+    frames_dir: Path | None = None
+    frames: tuple[Path, ...] = field(default=())
+    path: Path | None = None
