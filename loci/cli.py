@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = ["main"]
@@ -114,7 +114,7 @@ class _progress:
         self._bar = None
         self._task = None
 
-    def __enter__(self):  # noqa: ANN204 - returns the step callback
+    def __enter__(self) -> Callable[[str], None]:
         if self._quiet:
             return lambda _step: None
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

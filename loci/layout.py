@@ -63,9 +63,7 @@ def place_stem(
     """
     if role == "ambience":
         azimuth = (0.0, 70.0, -70.0, 150.0, -150.0)[ambience_index % 5]
-        distance = (
-            _AMBIENCE_DISTANCE_INDOOR_M if room.is_enclosed else _AMBIENCE_DISTANCE_OUTDOOR_M
-        )
+        distance = _AMBIENCE_DISTANCE_INDOOR_M if room.is_enclosed else _AMBIENCE_DISTANCE_OUTDOOR_M
         height = 0.0
         reason = "ambience: far and wide, in front first"
     elif role in _ROLE_SLOTS:

@@ -1,8 +1,8 @@
 """The whole path, scene file -> binaural music, and what it writes.
 
-    Scene --perceive--> E;  instruction --understand--> S;  (S, E, seed) --plan--> MusicPlan
-    --compose--> Score --synthesize--> Stems;  stems + audio files --place--> sources
-    --spatial.render_scene--> binaural mix --master--> mix.wav (and stems, score, plan, E)
+Scene --perceive--> E;  instruction --understand--> S;  (S, E, seed) --plan--> MusicPlan
+--compose--> Score --synthesize--> Stems;  stems + audio files --place--> sources
+--spatial.render_scene--> binaural mix --master--> mix.wav (and stems, score, plan, E)
 """
 
 from __future__ import annotations
@@ -160,7 +160,10 @@ def render(
     out_dir = Path(out_dir)
     with atomic_output_dir(out_dir) as staging:
         write_wav(
-            staging / "mix.wav", mastered, sample_rate=SAMPLE_RATE, audio_format=options.audio_format
+            staging / "mix.wav",
+            mastered,
+            sample_rate=SAMPLE_RATE,
+            audio_format=options.audio_format,
         )
         for stem in music.stems if music else ():
             write_wav(staging / "stems" / f"{stem.name}.wav", stem.audio, sample_rate=SAMPLE_RATE)
@@ -200,9 +203,7 @@ def _compose_music(
     report("understand")
     style = generation.understand(scene.instruction)
     report("plan")
-    plan = generation.make_plan(
-        style, environment, seed=scene.seed, duration_s=scene.duration_s
-    )
+    plan = generation.make_plan(style, environment, seed=scene.seed, duration_s=scene.duration_s)
     report("compose")
     score = generation.compose(plan)
     report("synthesize")

@@ -23,14 +23,14 @@ __all__ = [
 ]
 
 
-def load(path):  # noqa: ANN001, ANN201 - thin lazy re-export, documented in scene.loader
+def load(path):  # thin lazy re-export, documented in scene.loader
     """Load and validate a scene file; see :func:`scene.loader.load_scene`."""
     from scene.loader import load_scene
 
     return load_scene(path)
 
 
-def perceive(scene):  # noqa: ANN001, ANN201 - thin lazy re-export
+def perceive(scene):  # thin lazy re-export
     """Measure the environment E of a scene; see :func:`scene.perception.perceive`."""
     from scene.perception import perceive as _perceive
 

@@ -135,6 +135,9 @@ class Scene:
         Folder of camera images for perception, or None.
     frames
         The image files found in ``frames_dir``, sorted by name.
+    place
+        Words for the place given by the scene file's author (``environment.place``), e.g.
+        ``("beach",)``; they complement what perception finds. Empty when not given.
     """
 
     duration_s: float
@@ -146,3 +149,4 @@ class Scene:
     frames_dir: Path | None = None
     frames: tuple[Path, ...] = field(default=())
     path: Path | None = None
+    place: tuple[str, ...] = ()

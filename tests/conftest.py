@@ -40,10 +40,15 @@ def write_scene(tmp_path: Path) -> Callable[[dict], Path]:
     return write
 
 
-def position_at(
+def _position_at(
     listener: tuple[float, float, float], *, azimuth_deg: float, distance_m: float
 ) -> list[float]:
-    """A point at an azimuth (counter-clockwise from +x) and distance in the horizontal plane."""
     a = math.radians(azimuth_deg)
     x, y, z = listener
     return [x + distance_m * math.cos(a), y + distance_m * math.sin(a), z]
+
+
+@pytest.fixture
+def position_at() -> Callable[..., list[float]]:
+    """A point at an azimuth (counter-clockwise from +x) and distance in the horizontal plane."""
+    return _position_at

@@ -13,8 +13,8 @@ from scipy.signal import butter, correlate, sosfiltfilt
 from loci.cli import main
 from scene.acoustics import room_acoustics
 from scene.loader import load_scene
-from tests.conftest import SAMPLE_RATE, position_at
 
+SAMPLE_RATE = 48_000
 LISTENER = (5.0, 4.0, 1.7)
 
 
@@ -31,7 +31,7 @@ def _itd_seconds(mix: np.ndarray) -> float:
 
 @pytest.mark.parametrize(("azimuth", "left_leads"), [(60.0, True), (-60.0, False)])
 def test_click_in_free_field_reaches_the_near_ear_first(
-    tmp_path: Path, write_click, write_scene, azimuth: float, left_leads: bool
+    tmp_path: Path, write_click, write_scene, position_at, azimuth: float, left_leads: bool
 ) -> None:
     click = write_click()
     scene = write_scene(
@@ -83,8 +83,9 @@ def test_impulse_in_a_shoebox_decays_at_the_eyring_rt60(
     predicted = room_acoustics(load_scene(scene).room)
     assert predicted is not None
     expected = predicted.rt60_eyring_s[3]  # the 1 kHz octave band
-    octave = butter(4, [1000 / np.sqrt(2), 1000 * np.sqrt(2)], btype="band", fs=SAMPLE_RATE,
-                    output="sos")
+    octave = butter(
+        4, [1000 / np.sqrt(2), 1000 * np.sqrt(2)], btype="band", fs=SAMPLE_RATE, output="sos"
+    )
     for ear in (0, 1):
         band = sosfiltfilt(octave, mix[:, ear])
         measured = measure_rt60(band, fs=SAMPLE_RATE, decay_db=30)
