@@ -3,6 +3,19 @@
 Imports only ``scene``'s room and geometry types, never ``generation`` or ``loci``.
 """
 
+from spatial.hrtf import Hrtf, default_hrtf, load_sofa
+from spatial.master import master
+from spatial.render import binaural_room_impulse_response, render_scene
 from spatial.types import SAMPLE_RATE, MasteringReport, PlacedSource
 
-__all__ = ["SAMPLE_RATE", "MasteringReport", "PlacedSource"]
+__all__ = [
+    "SAMPLE_RATE",
+    "Hrtf",
+    "MasteringReport",
+    "PlacedSource",
+    "binaural_room_impulse_response",
+    "default_hrtf",
+    "load_sofa",
+    "master",
+    "render_scene",
+]

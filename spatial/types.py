@@ -35,7 +35,12 @@ class PlacedSource:
 
 @dataclass(frozen=True)
 class MasteringReport:
-    """What mastering did: loudness (LUFS) and true peak (dBTP) before and after, gain (dB)."""
+    """What mastering did: loudness (LUFS) and true peak (dBTP) before and after, gain (dB).
+
+    ``note`` is empty when the target was met; otherwise it says why not (silent input,
+    input too short for an integrated loudness, peaks that allow no more gain). Loudness
+    is ``-inf`` where BS.1770 defines none (silence, under 0.4 s).
+    """
 
     loudness_in_lufs: float
     loudness_out_lufs: float
@@ -43,3 +48,4 @@ class MasteringReport:
     true_peak_out_dbtp: float
     gain_db: float
     limited: bool
+    note: str = ""
