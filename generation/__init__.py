@@ -2,6 +2,11 @@
 -> Stems. Imports only ``scene`` (for ``Environment``), never ``spatial`` or ``loci``.
 """
 
+from generation.ambience import AMBIENCE_KINDS, make_ambience
+from generation.arranger import compose
+from generation.midi import score_to_pretty_midi, write_midi
+from generation.planner import make_plan, plan_to_dict, style_to_dict
+from generation.synthesize import default_soundfont, synthesize
 from generation.types import (
     SAMPLE_RATE,
     Decision,
@@ -15,8 +20,10 @@ from generation.types import (
     StemPlan,
     Style,
 )
+from generation.understand import understand
 
 __all__ = [
+    "AMBIENCE_KINDS",
     "SAMPLE_RATE",
     "Decision",
     "Evidence",
@@ -28,4 +35,13 @@ __all__ = [
     "Stem",
     "StemPlan",
     "Style",
+    "compose",
+    "default_soundfont",
+    "make_ambience",
+    "make_plan",
+    "plan_to_dict",
+    "score_to_pretty_midi",
+    "style_to_dict",
+    "synthesize",
+    "understand",
 ]

@@ -1,0 +1,392 @@
+"""MusicPlan -> Score: a rule-based arranger for melody, harmony, bass and drums.
+
+The melody is built from scale degrees: a motif (rhythm and steps) opens each phrase and
+returns, varied to fit the chord, in its third bar; strong beats take chord tones, other
+notes move by step; phrases end on long chord tones and the piece on the tonic. The
+harmony is voiced close with the smallest movement between chords and articulated in a
+pattern that carries the beat; the bass plays roots and fifths; drums play a groove with
+humanised timing and velocity. Every random choice comes from the plan's seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generation.harmony import SCALES, chord_pitch_classes, tonic_pitch_class
+from generation.types import MusicPlan, Note, Part, Score, StemPlan
+
+__all__ = ["compose"]
+
+# General MIDI drum keys.
+_KICK, _SNARE, _CLOSED_HAT, _OPEN_HAT, _CRASH, _SIDE_STICK = 36, 38, 42, 46, 49, 37
+_HUMANISE_S = 0.005
+_PLUCKED = frozenset({0, 4, 10, 11, 12, 24, 25, 26, 27, 46, 104, 105, 106, 107})
+
+# One-bar melody rhythms (onset, duration) in beats, by metre and density level.
+_RHYTHMS: dict[int, tuple[tuple[tuple[float, float], ...], ...]] = {
+    4: (
+        ((0, 2), (2, 2)),
+        ((0, 3), (3, 1)),
+        ((0, 1), (1, 1), (2, 2)),
+        ((0, 1), (1, 1), (2, 1), (3, 1)),
+        ((0, 1.5), (1.5, 0.5), (2, 2)),
+        ((0, 1), (1, 0.5), (1.5, 0.5), (2, 2)),
+        ((0, 0.5), (0.5, 0.5), (1, 1), (2, 0.5), (2.5, 0.5), (3, 1)),
+        ((0, 1), (1, 0.5), (1.5, 0.5), (2, 1), (3, 0.5), (3.5, 0.5)),
+    ),
+    3: (
+        ((0, 2), (2, 1)),
+        ((0, 3),),
+        ((0, 1), (1, 1), (2, 1)),
+        ((0, 1.5), (1.5, 0.5), (2, 1)),
+        ((0, 0.5), (0.5, 0.5), (1, 1), (2, 1)),
+        ((0, 1), (1, 0.5), (1.5, 0.5), (2, 1)),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Bar:
+    index: int
+    start_s: float
+    chord: str
+    section: str
+    energy: float
+    phrase_bar: int  # 0..3 within a four-bar phrase
+    last: bool
+
+
+def compose(plan: MusicPlan) -> Score:
+    """Write the notes of every note-playing stem of a plan.
+
+    Parameters
+    ----------
+    plan
+        The plan; its seed makes the result reproducible.
+
+    Returns
+    -------
+    Score
+        One :class:`Part` per stem that plays notes (ambience stems have none); times in
+        seconds, nothing sounding after ``plan.duration_s``.
+    """
+    rng = np.random.default_rng([plan.seed, 0x6C6F6369])
+    bars = _bars(plan)
+    parts = []
+    for stem in plan.stems:
+        if stem.role == "ambience":
+            continue
+        writer = {
+            "melody": _melody,
+            "harmony": _harmony,
+            "bass": _bass,
+            "drums": _drums,
+        }.get(stem.role)
+        if writer is None:
+            raise ValueError(f"stem {stem.name!r}: role {stem.role!r} has no arranger")
+        notes = writer(plan, stem, bars, rng)
+        parts.append(Part(stem=stem, notes=tuple(_fit(notes, plan.duration_s))))
+    return Score(plan=plan, parts=tuple(parts))
+
+
+def _bars(plan: MusicPlan) -> list[_Bar]:
+    bar_s = plan.bar_seconds
+    bars: list[_Bar] = []
+    for section in plan.sections:
+        for i, chord in enumerate(section.chords):
+            bars.append(
+                _Bar(
+                    len(bars), len(bars) * bar_s, chord, section.name, section.energy, i % 4, False
+                )
+            )
+    if bars:
+        last = bars[-1]
+        bars[-1] = _Bar(
+            last.index, last.start_s, last.chord, last.section, last.energy, last.phrase_bar, True
+        )
+    return bars
+
+
+def _beat_s(plan: MusicPlan) -> float:
+    return (4.0 / plan.meter[1]) * 60.0 / plan.tempo_bpm
+
+
+def _velocity(base: float, energy: float, rng: np.random.Generator, spread: float = 6) -> int:
+    return int(np.clip(base * (0.75 + 0.5 * energy) + rng.normal(0, spread), 20, 120))
+
+
+# --- melody ------------------------------------------------------------------------------
+
+
+def _melody(
+    plan: MusicPlan, stem: StemPlan, bars: list[_Bar], rng: np.random.Generator
+) -> list[Note]:
+    scale = SCALES[plan.mode]
+    tonic = tonic_pitch_class(plan.key_tonic)
+    low, high = stem.register
+    # Scale degrees are counted from the tonic in the octave just below the register's
+    # middle, so that degree 7 is the tonic an octave up.
+    base = (low + high) // 2 - 6
+    base += (tonic - base) % 12
+
+    def pitch(degree: int) -> int:
+        return base + 12 * (degree // 7) + scale[degree % 7]
+
+    lo_deg = min(d for d in range(-14, 21) if pitch(d) >= low)
+    hi_deg = max(d for d in range(-14, 21) if pitch(d) <= high)
+    beats = plan.meter[0]
+    pool = _RHYTHMS.get(beats) or (tuple((float(b), 1.0) for b in range(beats)),)
+    level = int(np.clip(round(plan.density * (len(pool) - 1)), 0, len(pool) - 1))
+    choices = pool[max(0, level - 2) : level + 1]
+    beat_s = _beat_s(plan)
+
+    notes: list[Note] = []
+    motifs: dict[str, tuple[tuple[tuple[float, float], ...], tuple[int, ...]]] = {}
+    degree = 7  # start on the tonic, middle of the register
+    motif_rhythm = choices[int(rng.integers(len(choices)))]
+    motif_steps: tuple[int, ...] = ()
+    for bar in bars:
+        chord_degrees = _chord_degrees(bar.chord, plan)
+        if bar.phrase_bar == 0:
+            stored = motifs.get(bar.section)
+            if stored is not None and rng.random() < 0.8:
+                motif_rhythm, motif_steps = stored  # the section's motif returns
+            else:
+                motif_rhythm = choices[int(rng.integers(len(choices)))]
+                motif_steps = ()
+        cadence = bar.phrase_bar == 3 or bar.last
+        if bar.last:
+            rhythm: tuple[tuple[float, float], ...] = ((0.0, float(beats)),)
+        elif cadence:
+            rhythm = (
+                ((0.0, beats / 2), (beats / 2, beats / 2))
+                if beats % 2 == 0
+                else ((0.0, float(beats)),)
+            )
+        elif bar.phrase_bar == 2:
+            rhythm = motif_rhythm  # the motif again, on this bar's chord
+        else:
+            rhythm = (
+                motif_rhythm if bar.phrase_bar == 0 else choices[int(rng.integers(len(choices)))]
+            )
+        steps_used: list[int] = []
+        for k, (onset, length) in enumerate(rhythm):
+            strong = onset == 0 or (beats == 4 and onset == 2)
+            if bar.last:
+                target = _nearest(degree, [d for d in range(lo_deg, hi_deg + 1) if d % 7 == 0])
+            elif strong or cadence:
+                candidates = [d for d in range(lo_deg, hi_deg + 1) if d % 7 in chord_degrees]
+                if bar.phrase_bar == 2 and motif_steps and k == 0:
+                    target = _nearest(degree, candidates)
+                else:
+                    # Drift toward the register's middle keeps long melodies from wandering.
+                    pull = 1 if degree < 7 else -1 if degree > 10 else 0
+                    target = _nearest(degree + pull, candidates)
+            elif bar.phrase_bar == 2 and motif_steps and k < len(motif_steps) + 1 and k > 0:
+                target = degree + motif_steps[k - 1]
+            else:
+                step = (
+                    int(rng.choice((-1, 1, -1, 1, -2, 2)))
+                    if rng.random() < 0.85
+                    else int(rng.choice((-3, 3)))
+                )
+                target = degree + step
+            target = int(np.clip(target, lo_deg, hi_deg))
+            steps_used.append(target - degree)
+            degree = target
+            start = bar.start_s + onset * beat_s
+            legato = 0.97 if plan.density < 0.45 else 0.9
+            notes.append(
+                Note(
+                    pitch(degree),
+                    start,
+                    start + length * beat_s * legato,
+                    _velocity(86 if strong else 74, bar.energy, rng),
+                )
+            )
+        if bar.phrase_bar == 0:
+            motif_steps = tuple(steps_used[1:])
+            motifs.setdefault(bar.section, (motif_rhythm, motif_steps))
+    return notes
+
+
+def _chord_degrees(roman: str, plan: MusicPlan) -> set[int]:
+    """Scale degrees (0..6) of the chord's tones that belong to the key's scale."""
+    scale = SCALES[plan.mode]
+    tonic = tonic_pitch_class(plan.key_tonic)
+    degrees = set()
+    for pc in chord_pitch_classes(roman, plan.key_tonic, plan.mode):
+        step = (pc - tonic) % 12
+        if step in scale:
+            degrees.add(scale.index(step))
+    return degrees
+
+
+def _nearest(degree: int, candidates: list[int]) -> int:
+    return min(candidates, key=lambda d: (abs(d - degree), d))
+
+
+# --- harmony and bass --------------------------------------------------------------------
+
+
+def _voicing(pcs: tuple[int, ...], low: int, high: int, previous: list[int] | None) -> list[int]:
+    triad = pcs[:3]
+    options = []
+    for inversion in range(3):
+        order = triad[inversion:] + triad[:inversion]
+        for octave_base in range(low, high):
+            if octave_base % 12 != order[0]:
+                continue
+            voices = [octave_base]
+            for pc in order[1:]:
+                nxt = voices[-1] + 1
+                while nxt % 12 != pc:
+                    nxt += 1
+                voices.append(nxt)
+            if voices[-1] <= high:
+                options.append(voices)
+    if not options:
+        raise ValueError(f"register {low}..{high} cannot hold the chord {pcs}")
+    if previous is None:
+        middle = (low + high) / 2
+        return min(options, key=lambda v: abs(np.mean(v) - middle))
+    return min(options, key=lambda v: sum(abs(a - b) for a, b in zip(v, previous, strict=True)))
+
+
+def _harmony(
+    plan: MusicPlan, stem: StemPlan, bars: list[_Bar], rng: np.random.Generator
+) -> list[Note]:
+    beat_s = _beat_s(plan)
+    beats = plan.meter[0]
+    notes: list[Note] = []
+    previous: list[int] | None = None
+    plucked = stem.program in _PLUCKED
+    for bar in bars:
+        pcs = chord_pitch_classes(bar.chord, plan.key_tonic, plan.mode)
+        voices = _voicing(pcs, stem.register[0], stem.register[1], previous)
+        previous = voices
+        if bar.last:
+            for p in voices:
+                notes.append(
+                    Note(
+                        p, bar.start_s, bar.start_s + beats * beat_s, _velocity(70, bar.energy, rng)
+                    )
+                )
+            continue
+        if plucked:
+            # Arpeggiated eighths: the beat is heard in every bar.
+            order = [0, 1, 2, 1]
+            for eighth in range(beats * 2):
+                start = bar.start_s + eighth * beat_s / 2
+                accent = 78 if eighth % 2 == 0 else 64
+                notes.append(
+                    Note(
+                        voices[order[eighth % 4]],
+                        start,
+                        start + beat_s * 0.9,
+                        _velocity(accent, bar.energy, rng, 4),
+                    )
+                )
+        else:
+            # Sustained instruments re-articulate the chord on every beat, softly off the
+            # downbeat, so the pulse stays clear even in a reverberant hall.
+            for beat in range(beats):
+                start = bar.start_s + beat * beat_s
+                accent = 74 if beat == 0 else 60
+                for p in voices:
+                    notes.append(
+                        Note(p, start, start + beat_s * 0.95, _velocity(accent, bar.energy, rng, 3))
+                    )
+    return notes
+
+
+def _bass(
+    plan: MusicPlan, stem: StemPlan, bars: list[_Bar], rng: np.random.Generator
+) -> list[Note]:
+    beat_s = _beat_s(plan)
+    beats = plan.meter[0]
+    low, high = stem.register
+    notes: list[Note] = []
+    for bar in bars:
+        pcs = chord_pitch_classes(bar.chord, plan.key_tonic, plan.mode)
+        root = low + (pcs[0] - low) % 12
+        fifth = root + 7 if root + 7 <= high else root - 5
+        if bar.last:
+            notes.append(
+                Note(
+                    root, bar.start_s, bar.start_s + beats * beat_s, _velocity(84, bar.energy, rng)
+                )
+            )
+            continue
+        half = beats // 2 if beats % 2 == 0 else beats - 1
+        notes.append(
+            Note(
+                root,
+                bar.start_s,
+                bar.start_s + half * beat_s * 0.95,
+                _velocity(88, bar.energy, rng),
+            )
+        )
+        notes.append(
+            Note(
+                fifth,
+                bar.start_s + half * beat_s,
+                bar.start_s + beats * beat_s * 0.97,
+                _velocity(78, bar.energy, rng),
+            )
+        )
+    return notes
+
+
+# --- drums -------------------------------------------------------------------------------
+
+
+def _drums(
+    plan: MusicPlan, stem: StemPlan, bars: list[_Bar], rng: np.random.Generator
+) -> list[Note]:
+    beat_s = _beat_s(plan)
+    beats = plan.meter[0]
+    notes: list[Note] = []
+    previous_section = None
+
+    def hit(key: int, at_s: float, base: float, energy: float) -> None:
+        start = max(0.0, at_s + rng.normal(0.0, _HUMANISE_S))
+        notes.append(Note(key, start, start + 0.1, _velocity(base, energy, rng, 7)))
+
+    for bar in bars:
+        if bar.section != previous_section and bar.section not in ("intro",):
+            hit(_CRASH, bar.start_s, 80, bar.energy)
+        previous_section = bar.section
+        if bar.last:
+            hit(_KICK, bar.start_s, 96, bar.energy)
+            hit(_CRASH, bar.start_s, 84, bar.energy)
+            continue
+        for eighth in range(beats * 2):
+            at = bar.start_s + eighth * beat_s / 2
+            hit(_CLOSED_HAT, at, 70 if eighth % 2 == 0 else 52, bar.energy)
+        if bar.section == "intro":
+            continue
+        for beat in range(beats):
+            at = bar.start_s + beat * beat_s
+            if beats == 4:
+                if beat in (0, 2):
+                    hit(_KICK, at, 100, bar.energy)
+                else:
+                    hit(_SNARE, at, 90, bar.energy)
+            elif beat == 0:
+                hit(_KICK, at, 100, bar.energy)
+            else:
+                hit(_SIDE_STICK, at, 72, bar.energy)
+    return notes
+
+
+def _fit(notes: list[Note], duration_s: float) -> list[Note]:
+    """Drop notes that start too late and shorten those that would sound past the end."""
+    fitted = []
+    for note in sorted(notes, key=lambda n: (n.start_s, n.pitch)):
+        if note.start_s >= duration_s - 0.05:
+            continue
+        fitted.append(Note(note.pitch, note.start_s, min(note.end_s, duration_s), note.velocity))
+    return fitted

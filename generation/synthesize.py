@@ -1,0 +1,109 @@
+"""Score -> Stems: each part played alone with a General MIDI sound font, plus ambiences.
+
+Stems come out mono, float32, 48 kHz, exactly the plan's length, each at a level set by
+its role (RMS), so that the balance of the mix comes from the plan, not from how loud the
+sound font happens to make an instrument.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from generation.ambience import make_ambience
+from generation.midi import part_to_midi_bytes
+from generation.types import SAMPLE_RATE, Part, Score, Stem
+
+__all__ = ["default_soundfont", "synthesize"]
+
+# RMS level of each role before its plan gain, dBFS.
+_ROLE_RMS_DBFS = {"melody": -20.0, "harmony": -20.0, "bass": -20.0, "drums": -20.0}
+_FADE_OUT_S = 0.05
+_PEAK_LIMIT = 0.98
+
+
+def default_soundfont() -> Path:
+    """The TimGM6mb General MIDI sound font that the pretty_midi package ships."""
+    import pretty_midi
+
+    return Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"
+
+
+def synthesize(score: Score, *, soundfont: str | Path | None = None) -> tuple[Stem, ...]:
+    """Play every part of a score, and synthesise the plan's ambiences.
+
+    Parameters
+    ----------
+    score
+        The composed notes.
+    soundfont
+        A General MIDI ``.sf2`` file; None uses :func:`default_soundfont`.
+
+    Returns
+    -------
+    tuple of Stem
+        In the plan's stem order; each mono float32 of ``round(duration_s * 48000)``
+        samples, finite, with peaks below 1.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the sound font does not exist (the message names the path).
+    """
+    plan = score.plan
+    n = round(plan.duration_s * SAMPLE_RATE)
+    font = _soundfont_bytes(Path(soundfont) if soundfont else default_soundfont())
+    parts = {part.stem.name: part for part in score.parts}
+    stems = []
+    for index, stem_plan in enumerate(plan.stems):
+        if stem_plan.role == "ambience":
+            audio = make_ambience(
+                stem_plan.ambience or stem_plan.name,
+                duration_s=plan.duration_s,
+                seed=plan.seed * 1000 + index,
+                sample_rate=SAMPLE_RATE,
+            )
+        else:
+            audio = _render_part(parts[stem_plan.name], score, font, n)
+            target = _ROLE_RMS_DBFS.get(stem_plan.role, -20.0)
+            rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+            if rms > 0:
+                audio = audio * (10 ** (target / 20) / rms)
+        audio = audio * 10 ** (stem_plan.gain_db / 20)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > _PEAK_LIMIT:
+            audio = audio * (_PEAK_LIMIT / peak)
+        stems.append(Stem(stem_plan.name, stem_plan.role, audio.astype(np.float32)))
+    return tuple(stems)
+
+
+def _render_part(part: Part, score: Score, font: bytes, n: int) -> np.ndarray:
+    import midirenderer
+
+    wav = midirenderer.render_wave_from(font, part_to_midi_bytes(part, score.plan))
+    data, rate = sf.read(io.BytesIO(wav), dtype="float64", always_2d=True)
+    mono = data.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        common = gcd(int(rate), SAMPLE_RATE)
+        mono = resample_poly(mono, SAMPLE_RATE // common, int(rate) // common)
+    out = np.zeros(n)
+    length = min(n, mono.size)
+    out[:length] = mono[:length]
+    fade = round(_FADE_OUT_S * SAMPLE_RATE)
+    out[n - fade :] *= np.linspace(1.0, 0.0, fade)
+    if not np.all(np.isfinite(out)):
+        raise RuntimeError(f"the sound font rendered NaN or Inf for stem {part.stem.name!r}")
+    return out
+
+
+@lru_cache(maxsize=4)
+def _soundfont_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise FileNotFoundError(f"sound font: no such file {path}")
+    return path.read_bytes()

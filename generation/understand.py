@@ -1,0 +1,225 @@
+"""Instruction -> Style (S): what the words ask for, with the words that asked for it.
+
+Chinese is segmented with jieba (the lexicon's words are added to its dictionary so that
+"海浪声" stays one word); English is split into lower-case word tokens. Degree words
+("very", "有点") scale the next content word, negations ("not", "不要") flip and damp it.
+Explicit values ("at 90 bpm", "每分钟90拍", "in D minor", "A小调", "3/4") are read by
+patterns first. A word outside the lexicon is reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from generation.lexicon import (
+    DEGREE_WORDS,
+    LEXICON,
+    NEGATION_WORDS,
+    PLACE_AMBIENCE,
+    STOP_WORDS,
+)
+from generation.types import Evidence, Style
+
+__all__ = ["understand"]
+
+# A negated word's effect is flipped and halved: "not too fast" leans slower, it does not
+# ask for "slow".
+_NEGATION_FACTOR = -0.5
+# How many tokens after a negation or degree word it still applies to ("not too fast").
+_MODIFIER_REACH = 3
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_TOKEN = re.compile(r"[\u4e00-\u9fff]+|[A-Za-z][A-Za-z'#]*|\d+(?:\.\d+)?")
+
+_BPM_PATTERNS = (
+    re.compile(r"(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)", re.I),
+    re.compile(r"每分钟\s*(\d{2,3})\s*拍"),
+    re.compile(r"(\d{2,3})\s*拍每分钟"),
+)
+_KEY_EN = re.compile(r"\b(?:in\s+)?([A-G])\s*(#|b|sharp|flat)?\s+(major|minor)\b", re.I)
+_KEY_ZH = re.compile(r"([A-G])\s*(#|b)?\s*(大调|小调)")
+_METER = re.compile(r"\b([2-7])\s*/\s*(4|8)\b")
+_MIN_BPM, _MAX_BPM = 30.0, 240.0
+
+
+def understand(instruction: str) -> Style:
+    """Read an instruction in English, Chinese or both into a :class:`Style`.
+
+    Parameters
+    ----------
+    instruction
+        What the user asked for, e.g. ``"在海滩上播放一首轻快的音乐"``.
+
+    Returns
+    -------
+    Style
+        Valence and arousal in [-1, 1], tempo tendency, explicit values, instruments, place
+        and ambience tags, the evidence, and the words it did not know.
+
+    Raises
+    ------
+    ValueError
+        When the instruction has no words.
+    """
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise ValueError(f"instruction: got {instruction!r}; must contain words")
+    text = instruction.strip()
+    evidence: list[Evidence] = []
+    explicit = _explicit_values(text, evidence)
+
+    totals = {"valence": 0.0, "arousal": 0.0, "tempo": 0.0}
+    genre: str | None = None
+    meter = explicit["meter"]
+    instruments: list[str] = []
+    places: list[str] = []
+    ambiences: list[str] = []
+    unknown: list[str] = []
+    wants_drums = False
+    # A degree or negation word waits for the next known word, for a few tokens at most.
+    scale, reach = 1.0, 0
+    for token in _tokens(text):
+        if token in NEGATION_WORDS or token in DEGREE_WORDS:
+            factor = _NEGATION_FACTOR if token in NEGATION_WORDS else DEGREE_WORDS[token]
+            scale, reach = scale * factor, _MODIFIER_REACH
+            continue
+        effects = LEXICON.get(token)
+        reach -= 1
+        if effects is None:
+            if _is_content_word(token):
+                unknown.append(token)
+            if reach <= 0:
+                scale = 1.0
+            continue
+        for attribute in ("valence", "arousal", "tempo"):
+            if attribute in effects:
+                delta = float(effects[attribute]) * scale  # type: ignore[arg-type]
+                if delta != 0.0:
+                    totals[attribute] += delta
+                    evidence.append(Evidence(token, attribute, round(delta, 3)))
+        if "genre" in effects and genre is None:
+            genre = str(effects["genre"])
+            evidence.append(Evidence(token, "genre", genre))
+        if "meter" in effects and meter is None:
+            meter = effects["meter"]  # type: ignore[assignment]
+            evidence.append(Evidence(token, "meter", "{}/{}".format(*meter)))
+        if "instrument" in effects and effects["instrument"] not in instruments:
+            instruments.append(str(effects["instrument"]))
+            evidence.append(Evidence(token, "instrument", str(effects["instrument"])))
+        if "place" in effects and effects["place"] not in places:
+            places.append(str(effects["place"]))
+            evidence.append(Evidence(token, "place", str(effects["place"])))
+        if "ambience" in effects and effects["ambience"] not in ambiences:
+            ambiences.append(str(effects["ambience"]))
+            evidence.append(Evidence(token, "ambience", str(effects["ambience"])))
+        if effects.get("drums"):
+            wants_drums = True
+            evidence.append(Evidence(token, "drums", "yes"))
+        scale, reach = 1.0, 0
+    for place in places:
+        ambience = PLACE_AMBIENCE.get(place)
+        if ambience is not None and ambience not in ambiences:
+            ambiences.append(ambience)
+            evidence.append(Evidence(place, "ambience", ambience))
+    if wants_drums:
+        instruments.append("drums")
+    return Style(
+        instruction=instruction,
+        language=_language(text),
+        valence=_clip(totals["valence"]),
+        arousal=_clip(totals["arousal"]),
+        tempo_tendency=_clip(totals["tempo"]),
+        tempo_bpm=explicit["tempo_bpm"],
+        key_tonic=explicit["key_tonic"],
+        mode=explicit["mode"],
+        meter=meter,
+        genre=genre,
+        instruments=tuple(instruments),
+        place_tags=tuple(places),
+        ambience_tags=tuple(ambiences),
+        evidence=tuple(evidence),
+        unknown_words=tuple(dict.fromkeys(unknown)),
+    )
+
+
+def _explicit_values(text: str, evidence: list[Evidence]) -> dict:
+    found: dict = {"tempo_bpm": None, "key_tonic": None, "mode": None, "meter": None}
+    for pattern in _BPM_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            bpm = float(match.group(1))
+            if _MIN_BPM <= bpm <= _MAX_BPM:
+                found["tempo_bpm"] = bpm
+                evidence.append(Evidence(match.group(0), "tempo_bpm", bpm))
+            break
+    match = _KEY_EN.search(text)
+    if match:
+        accidental = {"sharp": "#", "flat": "b"}.get((match.group(2) or "").lower(), match.group(2))
+        found["key_tonic"] = match.group(1).upper() + (accidental or "")
+        found["mode"] = match.group(3).lower()
+    else:
+        match = _KEY_ZH.search(text)
+        if match:
+            found["key_tonic"] = match.group(1).upper() + (match.group(2) or "")
+            found["mode"] = "major" if match.group(3) == "大调" else "minor"
+    if found["key_tonic"] is not None and match is not None:
+        evidence.append(Evidence(match.group(0), "key", f"{found['key_tonic']} {found['mode']}"))
+    match = _METER.search(text)
+    if match:
+        found["meter"] = (int(match.group(1)), int(match.group(2)))
+        evidence.append(Evidence(match.group(0), "meter", match.group(0).replace(" ", "")))
+    return found
+
+
+def _tokens(text: str) -> list[str]:
+    tokens: list[str] = []
+    for chunk in _TOKEN.findall(text):
+        if _CJK.match(chunk):
+            tokens.extend(word for word in _jieba().lcut(chunk) if word.strip())
+        else:
+            tokens.extend(_english_forms(chunk.lower()))
+    return tokens
+
+
+def _english_forms(word: str) -> list[str]:
+    """A word, or its stem when only the stem is known ("waves" -> "wave", "calmly")."""
+    if word in LEXICON or word in DEGREE_WORDS or word in NEGATION_WORDS:
+        return [word]
+    for suffix in ("ly", "s", "es", "ed", "ing"):
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix) and stem in LEXICON:
+            return [stem]
+    return [word]
+
+
+@lru_cache(maxsize=1)
+def _jieba():  # noqa: ANN202 - the jieba module, loaded once
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    words = [w for w in (*LEXICON, *DEGREE_WORDS, *NEGATION_WORDS) if _CJK.search(w)]
+    # Longest first with a high frequency, so "海浪声" is kept whole and "不要" is one token.
+    for word in sorted(words, key=len, reverse=True):
+        jieba.add_word(word, freq=200_000)
+    return jieba
+
+
+def _is_content_word(token: str) -> bool:
+    if token in STOP_WORDS or token.isdigit() or len(token) < 2 and not _CJK.match(token):
+        return False
+    return bool(_CJK.search(token) or _LATIN.search(token))
+
+
+def _language(text: str) -> str:
+    has_cjk, has_latin = bool(_CJK.search(text)), bool(_LATIN.search(text))
+    if has_cjk and has_latin:
+        return "mixed"
+    return "zh" if has_cjk else "en"
+
+
+def _clip(value: float) -> float:
+    return round(max(-1.0, min(1.0, value)), 3)
