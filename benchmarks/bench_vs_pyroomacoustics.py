@@ -51,7 +51,9 @@ def main() -> None:
     )
 
     listener = Pose(LISTENER, yaw_deg=0.0)
-    sources = [PlacedSource(f"s{i}", s, p) for i, (s, p) in enumerate(zip(signals, positions))]
+    sources = [
+        PlacedSource(f"s{i}", s, p) for i, (s, p) in enumerate(zip(signals, positions, strict=True))
+    ]
     render_scene(room, listener, sources[:1], n_samples=FS)  # load the cached numba kernels
     t0 = time.perf_counter()
     render_scene(room, listener, sources, n_samples=n)
@@ -73,7 +75,7 @@ def main() -> None:
         ray_tracing=True,
         air_absorption=True,
     )
-    for signal, position in zip(signals, positions):
+    for signal, position in zip(signals, positions, strict=False):
         shoebox.add_source(list(position), signal=signal)
     x, y, z = LISTENER
     ears = np.array([[x, x], [y + EAR_OFFSET_M, y - EAR_OFFSET_M], [z, z]])

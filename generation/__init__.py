@@ -44,4 +44,5 @@ __all__ = [
     "style_to_dict",
     "synthesize",
     "understand",
+    "write_midi",
 ]

@@ -35,7 +35,7 @@ _MINOR_TONICS = ("A", "B", "C", "D", "E", "F#", "G")
 _GENRE_BAND: dict[str, tuple[int, int, int]] = {
     "pop": (0, 25, 33),
     "folk": (73, 25, 32),
-    "classical": (40, 48, 42),
+    "classical": (40, 0, 42),
     "ambient": (4, 89, 32),
     "chinese": (110, 107, 42),
     "dance": (81, 4, 38),

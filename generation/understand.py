@@ -194,7 +194,7 @@ def _english_forms(word: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _jieba():  # noqa: ANN202 - the jieba module, loaded once
+def _jieba():
     import logging
 
     import jieba
@@ -209,7 +209,7 @@ def _jieba():  # noqa: ANN202 - the jieba module, loaded once
 
 
 def _is_content_word(token: str) -> bool:
-    if token in STOP_WORDS or token.isdigit() or len(token) < 2 and not _CJK.match(token):
+    if token in STOP_WORDS or token.isdigit() or (len(token) < 2 and not _CJK.match(token)):
         return False
     return bool(_CJK.search(token) or _LATIN.search(token))
 

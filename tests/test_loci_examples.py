@@ -37,7 +37,7 @@ def _relative(key: music21.key.Key) -> str:
 def _same_key(name: str, key: music21.key.Key) -> bool:
     tonic, mode = name.split()
     wanted = music21.key.Key(tonic, mode)
-    return key.tonicPitchClass == wanted.tonicPitchClass and key.mode == wanted.mode
+    return key.tonic.pitchClass == wanted.tonic.pitchClass and key.mode == wanted.mode
 
 
 @pytest.mark.slow
