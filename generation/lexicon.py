@@ -18,6 +18,7 @@ __all__ = [
     "NEGATION_WORDS",
     "PLACE_AMBIENCE",
     "STOP_WORDS",
+    "TEMPO_WORDS",
 ]
 
 # General MIDI programs (0-based) of the instruments the words can ask for.
@@ -324,6 +325,27 @@ STOP_WORDS = frozenset(
     的 了 在 一首 首 一 个 一个 播放 放 音乐 歌 歌曲 曲子 曲 请 我 我们 想 想要 听 给 来 点 些 和 与
     上 里 中 着 地 得 吧 呢 啊 声 一段 段 风格 感觉 的话 帮 为 用 弹奏 演奏 下 调
     每分钟 拍""".split()
+)
+
+#: Words about tempo itself (not moods that lean fast or slow): they win over the place.
+TEMPO_WORDS = frozenset(
+    {
+        "slow",
+        "slowly",
+        "fast",
+        "quick",
+        "rapid",
+        "brisk",
+        "leisurely",
+        "缓慢",
+        "慢",
+        "快",
+        "快速",
+        "快节奏",
+        "太快",
+        "太慢",
+        "轻快",
+    }
 )
 
 #: Ambience each place brings by itself.

@@ -120,7 +120,7 @@ def make_plan(style: Style, environment: Environment, *, seed: int, duration_s: 
     brightness = environment.value("brightness")
     warmth = environment.value("warmth")
     places = tuple(style.place_tags) + tuple(environment.value("place_tags", None) or ())
-    words_set_tempo = style.tempo_bpm is not None or abs(style.tempo_tendency) >= 0.3
+    words_set_tempo = style.tempo_named
 
     valence = style.valence
     register_shift = 0

@@ -48,7 +48,10 @@ class Style:
     valence, arousal
         Mood in [-1, 1] (Russell's circumplex): valence sad..happy, arousal calm..excited.
     tempo_tendency
-        -1 (slow) .. 1 (fast), from words like "slow", "轻快".
+        -1 (slow) .. 1 (fast), from words like "slow", "轻快" and from mood words.
+    tempo_named
+        True when a word is about tempo itself ("fast", "slow", "缓慢"), not only a mood
+        that leans one way: such words win over the place.
     tempo_bpm, key_tonic, mode, meter
         Explicit values the words gave ("at 90 bpm", "in D minor", "3/4"); None when not said.
     genre
@@ -69,6 +72,7 @@ class Style:
     valence: float = 0.0
     arousal: float = 0.0
     tempo_tendency: float = 0.0
+    tempo_named: bool = False
     tempo_bpm: float | None = None
     key_tonic: str | None = None
     mode: str | None = None

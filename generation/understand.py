@@ -18,6 +18,7 @@ from generation.lexicon import (
     NEGATION_WORDS,
     PLACE_AMBIENCE,
     STOP_WORDS,
+    TEMPO_WORDS,
 )
 from generation.types import Evidence, Style
 
@@ -77,6 +78,7 @@ def understand(instruction: str) -> Style:
     ambiences: list[str] = []
     unknown: list[str] = []
     wants_drums = False
+    tempo_named = explicit["tempo_bpm"] is not None
     # A degree or negation word waits for the next known word, for a few tokens at most.
     scale, reach = 1.0, 0
     for token in _tokens(text):
@@ -98,6 +100,7 @@ def understand(instruction: str) -> Style:
                 if delta != 0.0:
                     totals[attribute] += delta
                     evidence.append(Evidence(token, attribute, round(delta, 3)))
+        tempo_named = tempo_named or token in TEMPO_WORDS
         if "genre" in effects and genre is None:
             genre = str(effects["genre"])
             evidence.append(Evidence(token, "genre", genre))
@@ -130,6 +133,7 @@ def understand(instruction: str) -> Style:
         valence=_clip(totals["valence"]),
         arousal=_clip(totals["arousal"]),
         tempo_tendency=_clip(totals["tempo"]),
+        tempo_named=tempo_named,
         tempo_bpm=explicit["tempo_bpm"],
         key_tonic=explicit["key_tonic"],
         mode=explicit["mode"],

@@ -1,0 +1,161 @@
+"""Plan -> Score -> stems, checked by music21 (key) and librosa (tempo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import music21
+import numpy as np
+import pytest
+
+from generation import (
+    SAMPLE_RATE,
+    compose,
+    make_ambience,
+    make_plan,
+    synthesize,
+    understand,
+    write_midi,
+)
+from generation.harmony import scale_pitch_classes
+from scene.environment import Environment, Feature
+
+DRY = Environment(kind=Feature("free_field", "", "test"), indoor=Feature(False, "", "test"))
+INSTRUCTIONS = (
+    "a happy pop song",
+    "a sad, slow piano piece",
+    "欢快的舞曲",
+    "缓慢忧伤的音乐",
+    "a calm folk tune with guitar",
+    "an elegant classical waltz",
+)
+
+
+def _plan(text: str, seed: int, duration_s: float = 40.0):
+    return make_plan(understand(text), DRY, seed=seed, duration_s=duration_s)
+
+
+def _same_or_relative(plan, key: music21.key.Key) -> bool:
+    wanted = music21.key.Key(plan.key_tonic, plan.mode)
+    for candidate in (wanted, wanted.relative):
+        if key.tonic.pitchClass == candidate.tonic.pitchClass and key.mode == candidate.mode:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("text", INSTRUCTIONS)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_music21_finds_the_plan_key_in_score_mid(text: str, seed: int, tmp_path: Path) -> None:
+    plan = _plan(text, seed)
+    write_midi(compose(plan), tmp_path / "score.mid")
+    found = music21.converter.parse(tmp_path / "score.mid").analyze("key")
+    assert _same_or_relative(plan, found), f"plan {plan.key}, music21 {found}"
+
+
+@pytest.mark.parametrize("text", INSTRUCTIONS)
+def test_melody_stays_in_the_scale_and_inside_the_piece(text: str) -> None:
+    plan = _plan(text, seed=5)
+    score = compose(plan)
+    scale = set(scale_pitch_classes(plan.key_tonic, plan.mode))
+    melody = next(part for part in score.parts if part.stem.role == "melody")
+    assert len(melody.notes) >= 8
+    outside = [n.pitch for n in melody.notes if n.pitch % 12 not in scale]
+    assert outside == []
+    low, high = melody.stem.register
+    assert all(low <= n.pitch <= high for n in melody.notes)
+    final_tonic = scale_pitch_classes(plan.key_tonic, plan.mode)[0]
+    assert melody.notes[-1].pitch % 12 == final_tonic
+    for part in score.parts:
+        assert all(0 <= n.start_s < n.end_s <= plan.duration_s for n in part.notes)
+
+
+def test_motifs_return() -> None:
+    """The rhythm of an A section's first bar comes back when A returns."""
+    plan = _plan("a happy pop song", seed=3, duration_s=90.0)
+    melody = next(p for p in compose(plan).parts if p.stem.role == "melody")
+    bar_s = plan.bar_seconds
+    starts: list[int] = []
+    bar = 0
+    for section in plan.sections:
+        if section.name == "A":
+            starts.append(bar)
+        bar += section.bars
+
+    def rhythm(bar_index: int) -> tuple[float, ...]:
+        t0 = bar_index * bar_s
+        return tuple(
+            round((n.start_s - t0) / bar_s, 3)
+            for n in melody.notes
+            if t0 - 1e-6 <= n.start_s < t0 + bar_s - 1e-6
+        )
+
+    assert len(starts) >= 2
+    assert rhythm(starts[0]) == rhythm(starts[1])
+
+
+def test_librosa_hears_the_tempo_of_the_drums_and_of_a_drumless_mix() -> None:
+    with_drums = _plan("energetic, happy dance music", seed=2, duration_s=30.0)
+    without = _plan("a calm classical piece", seed=2, duration_s=30.0)
+    assert "drums" in {s.role for s in with_drums.stems}
+    assert "drums" not in {s.role for s in without.stems}
+    drums = {s.name: s for s in synthesize(compose(with_drums))}["drums"].audio
+    mix = np.sum([s.audio for s in synthesize(compose(without))], axis=0)
+    for plan, audio in ((with_drums, drums), (without, mix)):
+        tempo = float(np.atleast_1d(librosa.feature.tempo(y=audio, sr=SAMPLE_RATE))[0])
+        error = min(abs(tempo / (plan.tempo_bpm * f) - 1) for f in (0.5, 1, 2))
+        assert error <= 0.05, (tempo, plan.tempo_bpm)
+
+
+def test_stems_are_exact_finite_and_never_clip() -> None:
+    plan = make_plan(understand("在海滩上播放一首轻快的音乐"), DRY, seed=7, duration_s=12.5)
+    stems = synthesize(compose(plan))
+    assert [s.name for s in stems] == [s.name for s in plan.stems]
+    for stem in stems:
+        assert stem.audio.dtype == np.float32 and stem.audio.shape == (round(12.5 * SAMPLE_RATE),)
+        assert np.all(np.isfinite(stem.audio))
+        assert 0 < np.max(np.abs(stem.audio)) < 1.0
+        # The last 10 ms fade to silence: the stem ends without a click.
+        assert np.max(np.abs(stem.audio[-480:])) < 0.05
+
+
+def test_same_seed_same_audio_other_seed_other_melody() -> None:
+    a = synthesize(compose(_plan("a happy pop song", seed=11, duration_s=10.0)))
+    b = synthesize(compose(_plan("a happy pop song", seed=11, duration_s=10.0)))
+    assert all(np.array_equal(x.audio, y.audio) for x, y in zip(a, b, strict=True))
+    melodies = set()
+    for seed in range(6):
+        plan = _plan("a happy pop song", seed=seed, duration_s=20.0)
+        melody = next(p for p in compose(plan).parts if p.stem.role == "melody")
+        melodies.add(
+            tuple((n.pitch - melody.notes[0].pitch, round(n.start_s, 3)) for n in melody.notes)
+        )
+    assert len(melodies) == 6
+
+
+def test_a_missing_sound_font_is_named() -> None:
+    plan = _plan("a happy pop song", seed=1, duration_s=4.0)
+    with pytest.raises(FileNotFoundError, match=r"no_such\.sf2"):
+        synthesize(compose(plan), soundfont="no_such.sf2")
+
+
+def test_the_sea_swells_slowly_and_irregularly() -> None:
+    sea = make_ambience("sea", duration_s=40.0, seed=3)
+    assert sea.dtype == np.float32 and np.all(np.isfinite(sea))
+    rms_db = 20 * np.log10(np.sqrt(np.mean(sea.astype(np.float64) ** 2)))
+    assert -27 < rms_db < -21
+    window = SAMPLE_RATE // 2
+    frames = sea[5 * SAMPLE_RATE : 35 * SAMPLE_RATE].reshape(-1, window)
+    envelope_db = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    assert envelope_db.max() - envelope_db.min() > 6.0
+    # The strongest slow modulation has a period of a sea swell (4 to 15 s).
+    spectrum = np.abs(np.fft.rfft(envelope_db - envelope_db.mean()))
+    frequencies = np.fft.rfftfreq(envelope_db.size, d=0.5)
+    period = 1.0 / frequencies[1 + np.argmax(spectrum[1:])]
+    assert 4.0 <= period <= 15.0, period
+    assert not np.array_equal(sea, make_ambience("sea", duration_s=40.0, seed=4))
+
+
+def test_unknown_ambience_lists_the_allowed_kinds() -> None:
+    with pytest.raises(ValueError, match="ambience: got 'lava'; allowed: sea, wind, rain"):
+        make_ambience("lava", duration_s=1.0, seed=0)

@@ -1,0 +1,84 @@
+"""Instruction -> Style, in English and Chinese."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation import understand
+
+
+def test_founding_example_is_a_light_cheerful_beach() -> None:
+    style = understand("在海滩上播放一首轻快的音乐")
+    assert style.language == "zh"
+    assert style.valence > 0.3 and style.arousal > 0.2 and style.tempo_tendency > 0
+    assert style.place_tags == ("beach",)
+    assert "sea" in style.ambience_tags
+    words = {e.word for e in style.evidence}
+    assert {"轻快", "海滩"} <= words
+    assert style.unknown_words == ()
+
+
+@pytest.mark.parametrize(
+    ("happy", "sad"),
+    [
+        ("energetic, happy dance music", "a slow, sad, melancholic piece"),
+        ("欢快的舞曲", "缓慢忧伤的音乐"),
+    ],
+)
+def test_opposite_moods_land_in_opposite_quadrants(happy: str, sad: str) -> None:
+    up, down = understand(happy), understand(sad)
+    assert up.valence > 0.3 > -0.3 > down.valence
+    assert up.arousal > 0.3 > -0.3 > down.arousal
+    assert up.tempo_tendency > 0 > down.tempo_tendency
+
+
+def test_gentle_guitar_is_heard_in_both_languages() -> None:
+    for text in ("a gentle guitar by the sea", "轻柔的吉他弹奏"):
+        style = understand(text)
+        assert "acoustic_guitar" in style.instruments, text
+        assert style.arousal < 0, text
+
+
+def test_explicit_values_are_taken_exactly() -> None:
+    style = understand("a folk tune at 90 bpm in D minor, 3/4")
+    assert (style.tempo_bpm, style.key_tonic, style.mode, style.meter) == (
+        90.0,
+        "D",
+        "minor",
+        (3, 4),
+    )
+    assert understand("每分钟90拍的钢琴曲").tempo_bpm == 90.0
+    chinese_key = understand("A小调的忧伤旋律")
+    assert (chinese_key.key_tonic, chinese_key.mode) == ("A", "minor")
+    assert understand("an F sharp major waltz").key_tonic == "F#"
+    assert understand("a waltz").meter == (3, 4)
+
+
+def test_negation_leans_the_other_way_without_flipping_fully() -> None:
+    fast = understand("fast music")
+    not_too_fast = understand("not too fast music")
+    assert fast.tempo_tendency > 0.5
+    assert -0.6 < not_too_fast.tempo_tendency < 0
+    assert understand("不要太快的音乐").tempo_tendency < 0
+
+
+def test_degree_words_scale() -> None:
+    assert (
+        understand("very calm").arousal
+        < understand("calm").arousal
+        < understand("a little calm").arousal
+        < 0
+    )
+
+
+def test_mixed_language_and_unknown_words_are_reported_not_fatal() -> None:
+    style = understand("一首 happy 的 zorblax 音乐")
+    assert style.language == "mixed"
+    assert style.valence > 0
+    assert "zorblax" in style.unknown_words
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_empty_instruction_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"instruction: got .*must contain words"):
+        understand(text)
