@@ -77,13 +77,13 @@ _ACCOMPANYING = frozenset(
 )
 _PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "major": {
-        "intro": ("I", "IV"),
+        "intro": ("I", "V"),
         "A": ("I", "V", "vi", "IV", "I", "IV", "V", "I"),
         "B": ("vi", "IV", "I", "V", "vi", "IV", "ii", "V"),
         "outro": ("IV", "V7", "I", "I"),
     },
     "minor": {
-        "intro": ("i", "iv"),
+        "intro": ("i", "V"),
         "A": ("i", "VI", "III", "VII", "i", "iv", "V", "i"),
         "B": ("iv", "i", "VI", "V", "iv", "i", "VI", "V"),
         "outro": ("iv", "V7", "i", "i"),
@@ -388,7 +388,9 @@ def _form(total_bars: int, mode: str) -> tuple[Section, ...]:
     index = 0
     while left > 0:
         bars = min(8, left)
-        if 0 < left - bars < 2:
+        # A remainder shorter than a phrase joins this section: a two-bar fragment of B
+        # before the outro would only blur the cadence.
+        if 0 < left - bars < 4:
             bars = left
         name = names[index % 2]
         base = progressions[name]

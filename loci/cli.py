@@ -96,6 +96,7 @@ def _run_render(args: argparse.Namespace) -> int:
         f"wrote {result.out_dir}: {result.duration_s:g} s, {music}"
         f"{result.loudness_lufs:.1f} LUFS, true peak {result.true_peak_dbtp:.1f} dBTP, "
         f"in {result.elapsed_s:.1f} s"
+        + (f" ({result.mastering_note})" if result.mastering_note else "")
     )
     return EXIT_OK
 

@@ -83,6 +83,7 @@ class RenderResult:
     tempo_bpm: float | None
     stems: tuple[str, ...]
     elapsed_s: float
+    mastering_note: str = ""
 
 
 def render_file(
@@ -184,6 +185,7 @@ def render(
         tempo_bpm=music.plan.tempo_bpm if music else None,
         stems=tuple(stem.name for stem in music.stems) if music else (),
         elapsed_s=time.perf_counter() - started,
+        mastering_note=mastering.note,
     )
 
 
@@ -310,6 +312,7 @@ def _plan_document(
             "true_peak_dbtp": _finite_or_none(mastering.true_peak_out_dbtp),
             "gain_db": _finite_or_none(mastering.gain_db),
             "limited": mastering.limited,
+            "note": mastering.note,
         },
         "scene": {
             "file": str(scene.path) if scene.path else None,
