@@ -65,6 +65,24 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
     render.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     render.set_defaults(run=_run_render)
+
+    compose = commands.add_parser(
+        "compose",
+        help="compose music for an instruction, without a room",
+        description=(
+            "Compose music for an instruction and write OUT/stems/*.wav (dry, 48 kHz), "
+            "OUT/score.mid and OUT/plan.json, with no spatial rendering."
+        ),
+    )
+    compose.add_argument("instruction", help='what to compose, e.g. "在海滩上播放一首轻快的音乐"')
+    compose.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    compose.add_argument("--duration", type=float, default=60.0, help="length, s (default 60)")
+    compose.add_argument("--seed", type=int, default=0, help="seed of every choice (default 0)")
+    compose.add_argument(
+        "--place", action="append", default=[], help="a place word, e.g. beach (repeatable)"
+    )
+    compose.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
+    compose.set_defaults(run=_run_compose)
     return parser
 
 
@@ -97,6 +115,34 @@ def _run_render(args: argparse.Namespace) -> int:
         f"{result.loudness_lufs:.1f} LUFS, true peak {result.true_peak_dbtp:.1f} dBTP, "
         f"in {result.elapsed_s:.1f} s"
         + (f" ({result.mastering_note})" if result.mastering_note else "")
+    )
+    return EXIT_OK
+
+
+def _run_compose(args: argparse.Namespace) -> int:
+    if not 0 < args.duration <= 3600:
+        return _fail_input(f"--duration: got {args.duration}; must be in (0, 3600] seconds")
+    if args.seed < 0:
+        return _fail_input(f"--seed: got {args.seed}; must be >= 0")
+    if not args.instruction.strip():
+        return _fail_input("instruction: got ''; must contain words")
+    if args.soundfont is not None and not args.soundfont.is_file():
+        return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
+    from loci.compose import compose_to_folder
+
+    result = compose_to_folder(
+        args.instruction,
+        args.out,
+        duration_s=args.duration,
+        seed=args.seed,
+        place=tuple(args.place),
+        soundfont=args.soundfont,
+    )
+    plan = result.music.plan
+    stems = ", ".join(stem.name for stem in result.music.stems)
+    print(
+        f"wrote {result.out_dir}: {plan.duration_s:g} s, {plan.key}, {plan.tempo_bpm:.0f} bpm, "
+        f"{plan.meter[0]}/{plan.meter[1]}; stems: {stems}"
     )
     return EXIT_OK
 

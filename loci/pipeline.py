@@ -25,7 +25,16 @@ from scene.loader import load_scene
 from scene.model import Scene
 from scene.perception import perceive
 
-__all__ = ["STEPS", "RenderOptions", "RenderResult", "render", "render_file"]
+__all__ = [
+    "STEPS",
+    "Music",
+    "RenderOptions",
+    "RenderResult",
+    "compose_music",
+    "render",
+    "render_file",
+    "write_music",
+]
 
 SAMPLE_RATE = 48_000
 
@@ -140,7 +149,18 @@ def render(
     report("perceive")
     environment = perceive(scene)
 
-    music = _compose_music(scene, environment, options=options, report=report)
+    music = (
+        None
+        if scene.instruction is None
+        else compose_music(
+            scene.instruction,
+            environment,
+            seed=scene.seed,
+            duration_s=scene.duration_s,
+            soundfont=options.soundfont,
+            progress=report,
+        )
+    )
 
     report("place")
     sources, layout = _place_sources(scene, music, n_samples=n_samples)
@@ -166,10 +186,8 @@ def render(
             sample_rate=SAMPLE_RATE,
             audio_format=options.audio_format,
         )
-        for stem in music.stems if music else ():
-            write_wav(staging / "stems" / f"{stem.name}.wav", stem.audio, sample_rate=SAMPLE_RATE)
         if music is not None:
-            generation.write_midi(music.score, staging / "score.mid")
+            write_music(staging, music)
         environment_dict = environment.to_dict()
         write_json(staging / "environment.json", environment_dict)
         write_json(
@@ -190,31 +208,60 @@ def render(
 
 
 @dataclass(frozen=True)
-class _Music:
+class Music:
+    """What generation made for one piece: S, the plan, the score and the dry stems."""
+
     style: generation.Style
     plan: generation.MusicPlan
     score: generation.Score
     stems: tuple[generation.Stem, ...]
 
 
-def _compose_music(
-    scene: Scene, environment: Environment, *, options: RenderOptions, report: ProgressCallback
-) -> _Music | None:
-    if scene.instruction is None:
-        return None
+def compose_music(
+    instruction: str,
+    environment: Environment,
+    *,
+    seed: int,
+    duration_s: float,
+    soundfont: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> Music:
+    """Understand, plan, compose and synthesise: words and place -> dry stems.
+
+    Parameters
+    ----------
+    instruction
+        What the user asked for.
+    environment
+        The place (E) the music is for.
+    seed, duration_s
+        Seed of every choice; length in seconds.
+    soundfont
+        A General MIDI ``.sf2``; None uses the default font.
+    progress
+        Called with ``understand``, ``plan``, ``compose`` and ``synthesize`` as they start.
+    """
+    report = progress or (lambda _step: None)
     report("understand")
-    style = generation.understand(scene.instruction)
+    style = generation.understand(instruction)
     report("plan")
-    plan = generation.make_plan(style, environment, seed=scene.seed, duration_s=scene.duration_s)
+    plan = generation.make_plan(style, environment, seed=seed, duration_s=duration_s)
     report("compose")
     score = generation.compose(plan)
     report("synthesize")
-    stems = generation.synthesize(score, soundfont=options.soundfont)
-    return _Music(style=style, plan=plan, score=score, stems=tuple(stems))
+    stems = generation.synthesize(score, soundfont=soundfont)
+    return Music(style=style, plan=plan, score=score, stems=tuple(stems))
+
+
+def write_music(folder: Path, music: Music) -> None:
+    """Write the dry stems (``stems/<name>.wav``) and ``score.mid`` of a piece into a folder."""
+    for stem in music.stems:
+        write_wav(folder / "stems" / f"{stem.name}.wav", stem.audio, sample_rate=SAMPLE_RATE)
+    generation.write_midi(music.score, folder / "score.mid")
 
 
 def _place_sources(
-    scene: Scene, music: _Music | None, *, n_samples: int
+    scene: Scene, music: Music | None, *, n_samples: int
 ) -> tuple[list[spatial.PlacedSource], list[dict]]:
     """Pair every stem and audio file with a position: the scene's, or the automatic layout's."""
     stems = {stem.name: stem for stem in music.stems} if music else {}
@@ -279,7 +326,7 @@ def _layout_entry(name: str, position: tuple[float, float, float], why: str) -> 
 def _plan_document(
     scene: Scene,
     environment: dict,
-    music: _Music | None,
+    music: Music | None,
     layout: list[dict],
     mastering: spatial.MasteringReport,
 ) -> dict:

@@ -1,0 +1,61 @@
+"""``loci compose``: stems, score and plan without a room."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from loci.cli import main
+
+
+def test_compose_writes_stems_score_and_plan(tmp_path: Path) -> None:
+    out = tmp_path / "beach"
+    args = ["compose", "在海滩上播放一首轻快的音乐", "-o", str(out), "--duration", "8"]
+    assert main([*args, "--seed", "7", "--place", "beach"]) == 0
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert plan["style"]["place_tags"] == ["beach"]
+    names = {stem["name"] for stem in plan["stems"]}
+    assert {"melody", "harmony", "bass", "sea"} <= names
+    for name in names:
+        info = sf.info(out / "stems" / f"{name}.wav")
+        assert (info.channels, info.samplerate, info.frames) == (1, 48_000, 8 * 48_000)
+    assert (out / "score.mid").stat().st_size > 100
+    assert not (out / "mix.wav").exists()
+
+
+def test_compose_is_reproducible(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert (
+            main(
+                [
+                    "compose",
+                    "a calm folk tune",
+                    "-o",
+                    str(tmp_path / name),
+                    "--duration",
+                    "5",
+                    "--seed",
+                    "3",
+                ]
+            )
+            == 0
+        )
+    a = (tmp_path / "a" / "stems" / "melody.wav").read_bytes()
+    assert a == (tmp_path / "b" / "stems" / "melody.wav").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--duration", "0"], "--duration: got 0.0"),
+        (["--seed", "-1"], "--seed: got -1"),
+        (["--soundfont", "missing.sf2"], "--soundfont: got 'missing.sf2'"),
+    ],
+)
+def test_bad_options_exit_2(tmp_path: Path, capsys, extra: list[str], message: str) -> None:
+    assert main(["compose", "music", "-o", str(tmp_path / "o"), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
