@@ -1,6 +1,7 @@
 """Instruction -> Style (S): what the words ask for, with the words that asked for it.
 
-Chinese is segmented with jieba (the lexicon's words are added to its dictionary so that
+Traditional Chinese is first converted to Simplified (OpenCC), then Chinese is segmented
+with jieba (the lexicon's words are added to its dictionary so that
 "海浪声" stays one word); English is split into lower-case word tokens. Degree words
 ("very", "有点") scale the next content word, negations ("not", "不要") flip and damp it.
 Explicit values ("at 90 bpm", "每分钟90拍", "in D minor", "A小调", "3/4") are read by
@@ -66,7 +67,7 @@ def understand(instruction: str) -> Style:
     """
     if not isinstance(instruction, str) or not instruction.strip():
         raise ValueError(f"instruction: got {instruction!r}; must contain words")
-    text = instruction.strip()
+    text = _simplified(instruction.strip())
     evidence: list[Evidence] = []
     explicit = _explicit_values(text, evidence)
 
@@ -195,6 +196,18 @@ def _english_forms(word: str) -> list[str]:
         if word.endswith(suffix) and stem in LEXICON:
             return [stem]
     return [word]
+
+
+def _simplified(text: str) -> str:
+    """Traditional characters to Simplified, so one lexicon serves both scripts."""
+    return _opencc().convert(text) if _CJK.search(text) else text
+
+
+@lru_cache(maxsize=1)
+def _opencc():  # an opencc.OpenCC converter, built once
+    import opencc
+
+    return opencc.OpenCC("t2s")
 
 
 @lru_cache(maxsize=1)
