@@ -127,12 +127,14 @@ def _melody(
     tonic = tonic_pitch_class(plan.key_tonic)
     low, high = stem.register
     # Scale degrees are counted from the tonic in the octave just below the register's
-    # middle, so that degree 7 is the tonic an octave up.
+    # middle, so that degree `size` is the tonic an octave up.
     base = (low + high) // 2 - 6
     base += (tonic - base) % 12
 
+    size = len(scale)  # 7, or 5 for the pentatonic modes
+
     def pitch(degree: int) -> int:
-        return base + 12 * (degree // 7) + scale[degree % 7]
+        return base + 12 * (degree // size) + scale[degree % size]
 
     lo_deg = min(d for d in range(-14, 21) if pitch(d) >= low)
     hi_deg = max(d for d in range(-14, 21) if pitch(d) <= high)
@@ -144,7 +146,7 @@ def _melody(
 
     notes: list[Note] = []
     motifs: dict[str, tuple[tuple[tuple[float, float], ...], tuple[int, ...]]] = {}
-    degree = 7  # start on the tonic, middle of the register
+    degree = size  # start on the tonic, middle of the register
     motif_rhythm = choices[int(rng.integers(len(choices)))]
     motif_steps: tuple[int, ...] = ()
     for bar in bars:
@@ -175,14 +177,16 @@ def _melody(
         for k, (onset, length) in enumerate(rhythm):
             strong = onset == 0 or (beats == 4 and onset == 2)
             if bar.last:
-                target = _nearest(degree, [d for d in range(lo_deg, hi_deg + 1) if d % 7 == 0])
+                target = _nearest(degree, [d for d in range(lo_deg, hi_deg + 1) if d % size == 0])
             elif strong or cadence:
-                candidates = [d for d in range(lo_deg, hi_deg + 1) if d % 7 in chord_degrees]
+                candidates = [d for d in range(lo_deg, hi_deg + 1) if d % size in chord_degrees]
+                # A chord may share no tone with a pentatonic scale: any scale tone will do.
+                candidates = candidates or list(range(lo_deg, hi_deg + 1))
                 if bar.phrase_bar == 2 and motif_steps and k == 0:
                     target = _nearest(degree, candidates)
                 else:
                     # Drift toward the register's middle keeps long melodies from wandering.
-                    pull = 1 if degree < 7 else -1 if degree > 10 else 0
+                    pull = 1 if degree < size else -1 if degree > size + size // 2 else 0
                     target = _nearest(degree + pull, candidates)
             elif bar.phrase_bar == 2 and motif_steps and k < len(motif_steps) + 1 and k > 0:
                 target = degree + motif_steps[k - 1]
@@ -213,7 +217,7 @@ def _melody(
 
 
 def _chord_degrees(roman: str, plan: MusicPlan) -> set[int]:
-    """Scale degrees (0..6) of the chord's tones that belong to the key's scale."""
+    """Indices in the mode's scale of the chord's tones that belong to it."""
     scale = SCALES[plan.mode]
     tonic = tonic_pitch_class(plan.key_tonic)
     degrees = set()

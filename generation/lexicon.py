@@ -134,6 +134,10 @@ _ENGLISH: dict[str, _E] = {
     "lullaby": {"genre": "ambient", "arousal": -0.7, "tempo": -0.6, "valence": 0.3},
     "waltz": {"genre": "classical", "meter": (3, 4)},
     "chinese": {"genre": "chinese"},
+    "dorian": {"mode": "dorian"},
+    "mixolydian": {"mode": "mixolydian"},
+    "phrygian": {"mode": "phrygian"},
+    "pentatonic": {"mode": "major_pentatonic"},
     # instruments
     "piano": {"instrument": "piano"},
     "guitar": {"instrument": "acoustic_guitar"},
@@ -297,6 +301,12 @@ _CHINESE: dict[str, _E] = {
     "华尔兹": {"genre": "classical", "meter": (3, 4)},
     "中国风": {"genre": "chinese"},
     "国风": {"genre": "chinese"},
+    "五声": {"mode": "gong", "genre": "chinese"},
+    "宫调": {"mode": "gong", "genre": "chinese"},
+    "商调": {"mode": "shang", "genre": "chinese"},
+    "角调": {"mode": "jue", "genre": "chinese"},
+    "徵调": {"mode": "zhi", "genre": "chinese"},
+    "羽调": {"mode": "yu", "genre": "chinese"},
     "氛围": {"genre": "ambient", "arousal": -0.3},
     # instruments
     "钢琴": {"instrument": "piano"},

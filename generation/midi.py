@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pretty_midi
 
-from generation.harmony import tonic_pitch_class
+from generation.harmony import key_signature
 from generation.types import MusicPlan, Part, Score
 
 __all__ = ["part_to_midi_bytes", "score_to_pretty_midi", "write_midi"]
@@ -50,7 +50,8 @@ def _empty(plan: MusicPlan) -> pretty_midi.PrettyMIDI:
     midi = pretty_midi.PrettyMIDI(initial_tempo=plan.tempo_bpm)
     midi.time_signature_changes.append(pretty_midi.TimeSignature(*plan.meter, 0.0))
     # pretty_midi numbers keys 0..11 major, 12..23 minor, by tonic pitch class.
-    key_number = tonic_pitch_class(plan.key_tonic) + (12 if plan.mode == "minor" else 0)
+    signature_tonic, quality = key_signature(plan.key_tonic, plan.mode)
+    key_number = signature_tonic + (12 if quality == "minor" else 0)
     midi.key_signature_changes.append(pretty_midi.KeySignature(key_number, 0.0))
     return midi
 

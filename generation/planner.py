@@ -19,6 +19,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from generation.harmony import PARENT_MODE
 from generation.lexicon import INSTRUMENT_PROGRAMS, PLACE_AMBIENCE
 from generation.types import Decision, MusicPlan, Section, StemPlan, Style
 from scene.environment import Environment
@@ -88,7 +89,21 @@ _PROGRESSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "B": ("iv", "i", "VI", "V", "iv", "i", "VI", "V"),
         "outro": ("iv", "V7", "i", "i"),
     },
+    "dorian": {
+        "intro": ("i", "IV"),
+        "A": ("i", "IV", "i", "VII", "i", "IV", "V", "i"),
+        "B": ("III", "VII", "IV", "i", "III", "IV", "VII", "V"),
+        "outro": ("IV", "V7", "i", "i"),
+    },
+    "mixolydian": {
+        "intro": ("I", "VII"),
+        "A": ("I", "VII", "IV", "I", "I", "VII", "V", "I"),
+        "B": ("IV", "I", "VII", "IV", "vi", "IV", "VII", "V"),
+        "outro": ("IV", "VII", "V7", "I"),
+    },
 }
+# Modes without progressions of their own borrow those of the nearest major or minor.
+_PROGRESSION_FAMILY = {"phrygian": "minor"}
 _LONG_REVERB_S = 1.2
 _NO_DRUMS_REVERB_S = 1.8
 
@@ -147,6 +162,17 @@ def make_plan(style: Style, environment: Environment, *, seed: int, duration_s: 
 
     mode = style.mode or ("major" if valence > -0.15 else "minor")
     why.append(_mode_reason(style, mode, valence))
+    if style.mode is None and style.genre == "chinese":
+        mode = "gong" if mode == "major" else "yu"
+        why.append(
+            Decision(
+                "mode",
+                mode,
+                "Chinese traditional style: pentatonic, 宫 (gong) "
+                "for a bright mood, 羽 (yu) for a dark one",
+                ("style.genre", "style.valence"),
+            )
+        )
     tonic = style.key_tonic or str(rng.choice(_MAJOR_TONICS if mode == "major" else _MINOR_TONICS))
     why.append(
         Decision(
@@ -317,7 +343,7 @@ def _stems(
             harmony = INSTRUMENT_PROGRAMS[name]
             why.append(Decision("harmony", name, "asked for in the words", ("style.instruments",)))
             break
-    low = -3 if mode == "minor" else 0
+    low = 0 if PARENT_MODE[mode] in ("major", "mixolydian") else -3
     stems = [
         StemPlan(
             "melody",
@@ -374,7 +400,8 @@ def _stems(
 
 def _form(total_bars: int, mode: str) -> tuple[Section, ...]:
     """Intro, alternating 8-bar A and B sections, and an outro, ending on the tonic."""
-    progressions = _PROGRESSIONS[mode]
+    parent = PARENT_MODE[mode]
+    progressions = _PROGRESSIONS[_PROGRESSION_FAMILY.get(parent, parent)]
     if total_bars < 8:
         chords = progressions["A"][: max(0, total_bars - 2)] + progressions["outro"][-2:]
         return (Section("A", total_bars, chords[-total_bars:], 0.6),)

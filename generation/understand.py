@@ -40,7 +40,10 @@ _BPM_PATTERNS = (
     re.compile(r"每分钟\s*(\d{2,3})\s*拍"),
     re.compile(r"(\d{2,3})\s*拍每分钟"),
 )
-_KEY_EN = re.compile(r"\b(?:in\s+)?([A-G])\s*(#|b|sharp|flat)?\s+(major|minor)\b", re.I)
+_KEY_EN = re.compile(
+    r"\b(?:in\s+)?([A-G])\s*(#|b|sharp|flat)?\s+(major|minor|dorian|mixolydian|phrygian)\b",
+    re.I,
+)
 _KEY_ZH = re.compile(r"([A-G])\s*(#|b)?\s*(大调|小调)")
 _METER = re.compile(r"\b([2-7])\s*/\s*(4|8)\b")
 _MIN_BPM, _MAX_BPM = 30.0, 240.0
@@ -80,6 +83,7 @@ def understand(instruction: str) -> Style:
     unknown: list[str] = []
     wants_drums = False
     tempo_named = explicit["tempo_bpm"] is not None
+    mode = explicit["mode"]
     # A degree or negation word waits for the next known word, for a few tokens at most.
     scale, reach = 1.0, 0
     for token in _tokens(text):
@@ -105,6 +109,9 @@ def understand(instruction: str) -> Style:
         if "genre" in effects and genre is None:
             genre = str(effects["genre"])
             evidence.append(Evidence(token, "genre", genre))
+        if "mode" in effects and mode is None:
+            mode = str(effects["mode"])
+            evidence.append(Evidence(token, "mode", mode))
         if "meter" in effects and meter is None:
             meter = effects["meter"]  # type: ignore[assignment]
             evidence.append(Evidence(token, "meter", "{}/{}".format(*meter)))
@@ -137,7 +144,7 @@ def understand(instruction: str) -> Style:
         tempo_named=tempo_named,
         tempo_bpm=explicit["tempo_bpm"],
         key_tonic=explicit["key_tonic"],
-        mode=explicit["mode"],
+        mode=mode,
         meter=meter,
         genre=genre,
         instruments=tuple(instruments),

@@ -141,3 +141,12 @@ def test_plan_and_style_serialise_to_json_with_the_headline_keys() -> None:
 def test_bad_duration_is_refused() -> None:
     with pytest.raises(ValueError, match="duration_s: got -1"):
         make_plan(understand("music"), DRY, seed=0, duration_s=-1)
+
+
+@pytest.mark.parametrize(("text", "mode"), [("宁静的古筝", "gong"), ("悲伤的二胡", "yu")])
+def test_chinese_style_is_pentatonic_with_chinese_voices(text: str, mode: str) -> None:
+    plan = make_plan(understand(text), DRY, seed=2, duration_s=30)
+    assert plan.mode == mode
+    programs = {stem.program for stem in plan.stems if not stem.is_drum}
+    assert programs & {107, 110}  # koto (guzheng) or fiddle (erhu) in General MIDI
+    assert any("pentatonic" in d.because for d in plan.explanation)

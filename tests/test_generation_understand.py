@@ -82,3 +82,9 @@ def test_mixed_language_and_unknown_words_are_reported_not_fatal() -> None:
 def test_empty_instruction_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"instruction: got .*must contain words"):
         understand(text)
+
+
+def test_modes_from_words() -> None:
+    assert understand("a tune in D dorian").mode == "dorian"
+    assert understand("a pentatonic melody").mode == "major_pentatonic"
+    assert understand("商调的古筝曲").mode == "shang"
