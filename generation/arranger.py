@@ -140,13 +140,16 @@ def _melody(
     hi_deg = max(d for d in range(-14, 21) if pitch(d) <= high)
     beats = plan.meter[0]
     pool = _RHYTHMS.get(beats) or (tuple((float(b), 1.0) for b in range(beats)),)
-    level = int(np.clip(round(plan.density * (len(pool) - 1)), 0, len(pool) - 1))
+    # Even a sparse melody keeps three rhythms to choose from, one of them with a note on
+    # every beat: two long notes a bar for a whole piece say too little.
+    level = int(np.clip(round(plan.density * (len(pool) - 1)), 3, len(pool) - 1))
     choices = pool[max(0, level - 2) : level + 1]
     beat_s = _beat_s(plan)
 
     notes: list[Note] = []
     motifs: dict[str, tuple[tuple[tuple[float, float], ...], tuple[int, ...]]] = {}
     degree = size  # start on the tonic, middle of the register
+    direction = 1
     motif_rhythm = choices[int(rng.integers(len(choices)))]
     motif_steps: tuple[int, ...] = ()
     for bar in bars:
@@ -187,16 +190,18 @@ def _melody(
                 else:
                     # Drift toward the register's middle keeps long melodies from wandering.
                     pull = 1 if degree < size else -1 if degree > size + size // 2 else 0
-                    target = _nearest(degree + pull, candidates)
+                    # Mostly move to another chord tone rather than repeat the last pitch.
+                    moving = [d for d in candidates if d != degree] or candidates
+                    target = _nearest(degree + pull, moving if rng.random() < 0.7 else candidates)
             elif bar.phrase_bar == 2 and motif_steps and k < len(motif_steps) + 1 and k > 0:
                 target = degree + motif_steps[k - 1]
             else:
-                step = (
-                    int(rng.choice((-1, 1, -1, 1, -2, 2)))
-                    if rng.random() < 0.85
-                    else int(rng.choice((-3, 3)))
-                )
-                target = degree + step
+                # Passing notes run in one direction for a while (scalar runs visit more of
+                # the scale than a random walk), turning at the register's edges.
+                if rng.random() < 0.3 or not lo_deg < degree + direction < hi_deg:
+                    direction = -direction
+                size_of_step = 1 if rng.random() < 0.8 else 2
+                target = degree + direction * size_of_step
             target = int(np.clip(target, lo_deg, hi_deg))
             steps_used.append(target - degree)
             degree = target

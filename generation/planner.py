@@ -37,7 +37,7 @@ _GENRE_BAND: dict[str, tuple[int, int, int]] = {
     "pop": (0, 25, 33),
     "folk": (73, 25, 32),
     "classical": (40, 0, 42),
-    "ambient": (4, 89, 32),
+    "ambient": (4, 46, 89),
     "chinese": (110, 107, 42),
     "dance": (81, 4, 38),
 }
