@@ -17,7 +17,7 @@ _TARGET_RMS_DBFS = -24.0
 
 
 def make_ambience(
-    kind: str, *, duration_s: float, seed: int, sample_rate: int = 48_000
+    kind: str, *, duration_s: float, seed: int, sample_rate: int = 48_000, loop: bool = False
 ) -> np.ndarray:
     """Synthesise an ambience.
 
@@ -31,6 +31,9 @@ def make_ambience(
         Same seed, same sound.
     sample_rate
         Hz.
+    loop
+        Make the end flow into the start: the sound runs on past the end and is
+        crossfaded (equal power, 1 s) into the beginning, with no fade in or out.
 
     Returns
     -------
@@ -42,15 +45,24 @@ def make_ambience(
     if not duration_s > 0:
         raise ValueError(f"duration_s: got {duration_s!r}; must be > 0 seconds")
     n = round(duration_s * sample_rate)
+    crossfade = min(n // 2, sample_rate) if loop else 0
+    total = n + crossfade
     rng = np.random.default_rng([seed, sum(map(ord, kind))])
     if kind == "sea":
-        audio = _sea(n, sample_rate, rng)
+        audio = _sea(total, sample_rate, rng)
     elif kind == "wind":
-        audio = _wind(n, sample_rate, rng)
+        audio = _wind(total, sample_rate, rng)
     else:
-        audio = _rain(n, sample_rate, rng)
+        audio = _rain(total, sample_rate, rng)
     rms = float(np.sqrt(np.mean(audio**2))) or 1.0
     audio *= 10 ** (_TARGET_RMS_DBFS / 20) / rms
+    if loop:
+        # Equal-power crossfade of the overrun into the start: sample n - 1 is followed,
+        # around the loop, by what would have followed it.
+        t = np.linspace(0.0, np.pi / 2, crossfade)
+        head = audio[:crossfade] * np.sin(t) + audio[n:total] * np.cos(t)
+        audio = np.concatenate([head, audio[crossfade:n]])
+        return audio.astype(np.float32)
     fade = min(n // 2, round(0.5 * sample_rate))
     ramp = np.linspace(0.0, 1.0, fade)
     audio[:fade] *= ramp

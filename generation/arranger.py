@@ -101,7 +101,7 @@ def _bars(plan: MusicPlan) -> list[_Bar]:
                     len(bars), len(bars) * bar_s, chord, section.name, section.energy, i % 4, False
                 )
             )
-    if bars:
+    if bars and not plan.loop:
         last = bars[-1]
         bars[-1] = _Bar(
             last.index, last.start_s, last.chord, last.section, last.energy, last.phrase_bar, True

@@ -108,7 +108,9 @@ _LONG_REVERB_S = 1.2
 _NO_DRUMS_REVERB_S = 1.8
 
 
-def make_plan(style: Style, environment: Environment, *, seed: int, duration_s: float) -> MusicPlan:
+def make_plan(
+    style: Style, environment: Environment, *, seed: int, duration_s: float, loop: bool = False
+) -> MusicPlan:
     """Decide key, mode, tempo, metre, form, chords and parts for a style in a place.
 
     Parameters
@@ -120,7 +122,9 @@ def make_plan(style: Style, environment: Environment, *, seed: int, duration_s: 
     seed
         Seeds the choices left open (the tonic, the arranger's notes).
     duration_s
-        Length of the piece, seconds (> 0).
+        Length of the piece, seconds (> 0). A loop is rounded to whole bars.
+    loop
+        Plan a seamless loop (see :attr:`MusicPlan.loop`).
 
     Returns
     -------
@@ -261,8 +265,23 @@ def make_plan(style: Style, environment: Environment, *, seed: int, duration_s: 
 
     stems = _stems(style, genre, mode, rt60, register_shift, places, why)
     bar_s = meter[0] * (4.0 / meter[1]) * 60.0 / tempo
-    # Whole bars that fit: the last chord then rings out within the duration, never cut.
-    sections = _form(max(2, int(duration_s / bar_s)), mode)
+    if loop:
+        bars = max(4, round(duration_s / bar_s))
+        duration_s = bars * bar_s
+        sections = _loop_form(bars, mode)
+        why.append(
+            Decision(
+                "loop",
+                f"{bars} bars = {duration_s:.3f} s",
+                "a loop is whole bars "
+                "with no intro or outro; it ends on the dominant, which leads back "
+                "into the tonic of its first bar",
+                ("loop",),
+            )
+        )
+    else:
+        # Whole bars that fit: the last chord then rings out within the duration, never cut.
+        sections = _form(max(2, int(duration_s / bar_s)), mode)
     why.append(
         Decision(
             "form",
@@ -284,6 +303,7 @@ def make_plan(style: Style, environment: Environment, *, seed: int, duration_s: 
         swing=0.0,
         density=density if not legato else min(density, 0.45),
         explanation=tuple(why),
+        loop=loop,
     )
 
 
@@ -433,6 +453,25 @@ def _form(total_bars: int, mode: str) -> tuple[Section, ...]:
     return tuple(sections)
 
 
+def _loop_form(total_bars: int, mode: str) -> tuple[Section, ...]:
+    """Alternating A and B sections of whole phrases, the last bar on V (back to I)."""
+    parent = PARENT_MODE[mode]
+    progressions = _PROGRESSIONS[_PROGRESSION_FAMILY.get(parent, parent)]
+    sections: list[Section] = []
+    left, index = total_bars, 0
+    while left > 0:
+        bars = left if left < 12 else 8
+        name = ("A", "B")[index % 2]
+        base = progressions[name]
+        chords = tuple(base[i % len(base)] for i in range(bars))
+        sections.append(Section(name, bars, chords, 0.6 if name == "A" else 0.8))
+        left -= bars
+        index += 1
+    last = sections[-1]
+    sections[-1] = Section(last.name, last.bars, (*last.chords[:-1], "V"), last.energy)
+    return tuple(sections)
+
+
 def plan_to_dict(plan: MusicPlan) -> dict:
     """The plan as JSON-ready data; ``key``, ``tempo_bpm``, ``meter`` and ``explanation`` on top."""
     return {
@@ -449,6 +488,7 @@ def plan_to_dict(plan: MusicPlan) -> dict:
         "swing": plan.swing,
         "seed": plan.seed,
         "duration_s": plan.duration_s,
+        "loop": plan.loop,
         "explanation": [asdict(d) for d in plan.explanation],
     }
 

@@ -68,9 +68,10 @@ def synthesize(score: Score, *, soundfont: str | Path | None = None) -> tuple[St
                 duration_s=plan.duration_s,
                 seed=plan.seed * 1000 + index,
                 sample_rate=SAMPLE_RATE,
+                loop=plan.loop,
             )
         else:
-            audio = _render_part(parts[stem_plan.name], score, font, n)
+            audio = _render_part(parts[stem_plan.name], score, font, n, loop=plan.loop)
             target = _ROLE_RMS_DBFS.get(stem_plan.role, -20.0)
             rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
             if rms > 0:
@@ -83,7 +84,7 @@ def synthesize(score: Score, *, soundfont: str | Path | None = None) -> tuple[St
     return tuple(stems)
 
 
-def _render_part(part: Part, score: Score, font: bytes, n: int) -> np.ndarray:
+def _render_part(part: Part, score: Score, font: bytes, n: int, *, loop: bool) -> np.ndarray:
     import midirenderer
 
     wav = midirenderer.render_wave_from(font, part_to_midi_bytes(part, score.plan))
@@ -95,8 +96,17 @@ def _render_part(part: Part, score: Score, font: bytes, n: int) -> np.ndarray:
     out = np.zeros(n)
     length = min(n, mono.size)
     out[:length] = mono[:length]
-    fade = round(_FADE_OUT_S * SAMPLE_RATE)
-    out[n - fade :] *= np.linspace(1.0, 0.0, fade)
+    if loop:
+        # The notes of the last bar ring on past the end: wrap that tail onto the start,
+        # where it sounds when the loop comes round.
+        tail = mono[n:]
+        while tail.size:
+            chunk = tail[:n]
+            out[: chunk.size] += chunk
+            tail = tail[n:]
+    else:
+        fade = round(_FADE_OUT_S * SAMPLE_RATE)
+        out[n - fade :] *= np.linspace(1.0, 0.0, fade)
     if not np.all(np.isfinite(out)):
         raise RuntimeError(f"the sound font rendered NaN or Inf for stem {part.stem.name!r}")
     return out

@@ -166,6 +166,9 @@ class MusicPlan:
         Swing ratio 0 (straight) .. 0.33; note density 0..1.
     explanation
         Every decision with its cause.
+    loop
+        The piece is a seamless loop: whole bars, no intro or outro, its last bar leading
+        back into its first, and every stem's tail wrapped onto its start.
     """
 
     key_tonic: str
@@ -179,6 +182,7 @@ class MusicPlan:
     swing: float = 0.0
     density: float = 0.5
     explanation: tuple[Decision, ...] = ()
+    loop: bool = False
 
     @property
     def key(self) -> str:

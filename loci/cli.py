@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         help="mix.wav sample format (default float)",
     )
     render.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
+    render.add_argument(
+        "--loop", action="store_true", help="a seamless loop, rounded to whole bars"
+    )
     render.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     render.set_defaults(run=_run_render)
 
@@ -82,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         "--place", action="append", default=[], help="a place word, e.g. beach (repeatable)"
     )
     compose.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
+    compose.add_argument(
+        "--loop", action="store_true", help="a seamless loop, rounded to whole bars"
+    )
     compose.set_defaults(run=_run_compose)
     return parser
 
@@ -104,6 +110,7 @@ def _run_render(args: argparse.Namespace) -> int:
             soundfont=args.soundfont,
             seed=args.seed,
             duration_s=args.duration,
+            loop=args.loop,
         )
         with _progress(STEPS, quiet=args.quiet) as step:
             result = render_file(args.scene, args.out, options=options, progress=step)
@@ -137,6 +144,7 @@ def _run_compose(args: argparse.Namespace) -> int:
         seed=args.seed,
         place=tuple(args.place),
         soundfont=args.soundfont,
+        loop=args.loop,
     )
     plan = result.music.plan
     stems = ", ".join(stem.name for stem in result.music.stems)

@@ -44,6 +44,7 @@ def compose_to_folder(
     place: tuple[str, ...] = (),
     soundfont: Path | None = None,
     progress: ProgressCallback | None = None,
+    loop: bool = False,
 ) -> ComposeResult:
     """Compose a piece for an instruction and write its stems, score and plan.
 
@@ -63,6 +64,8 @@ def compose_to_folder(
         A General MIDI ``.sf2``; None uses the default font.
     progress
         Called with each step's name as it starts.
+    loop
+        Compose a seamless loop, rounded to whole bars.
     """
     environment = placeless_environment(place)
     music = compose_music(
@@ -72,6 +75,7 @@ def compose_to_folder(
         duration_s=duration_s,
         soundfont=soundfont,
         progress=progress,
+        loop=loop,
     )
     out_dir = Path(out_dir)
     with atomic_output_dir(out_dir) as staging:

@@ -70,6 +70,9 @@ class RenderOptions:
         A General MIDI ``.sf2``; None uses the TimGM6mb font that pretty_midi ships.
     seed, duration_s
         Override the scene file's values when set.
+    loop
+        Make a seamless loop: the piece is rounded to whole bars, and the room is rendered
+        in its steady state (the reverberation of the end sounds over the start).
     """
 
     target_lufs: float = -16.0
@@ -78,6 +81,7 @@ class RenderOptions:
     soundfont: Path | None = None
     seed: int | None = None
     duration_s: float | None = None
+    loop: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,8 +148,6 @@ def render(
         scene = replace(scene, seed=options.seed)
     if options.duration_s is not None:
         scene = replace(scene, duration_s=options.duration_s)
-    n_samples = round(scene.duration_s * SAMPLE_RATE)
-
     report("perceive")
     environment = perceive(scene)
 
@@ -159,15 +161,24 @@ def render(
             duration_s=scene.duration_s,
             soundfont=options.soundfont,
             progress=report,
+            loop=options.loop,
         )
     )
+    if music is not None and music.plan.loop:
+        scene = replace(scene, duration_s=music.plan.duration_s)  # whole bars
+    n_samples = round(scene.duration_s * SAMPLE_RATE)
 
     report("place")
     sources, layout = _place_sources(scene, music, n_samples=n_samples)
 
     report("spatialise")
+    # A loop is rendered twice over and its second pass kept: by then the room rings with
+    # the end of the piece, as it does each time the loop comes round.
+    cycles = 2 if options.loop else 1
+    if cycles > 1:
+        sources = [replace(s, signal=np.tile(s.signal, cycles)) for s in sources]
     mix = spatial.render_scene(
-        scene.room, scene.listener, sources, n_samples=n_samples, seed=scene.seed
+        scene.room, scene.listener, sources, n_samples=cycles * n_samples, seed=scene.seed
     )
     report("master")
     mastered, mastering = spatial.master(
@@ -176,6 +187,7 @@ def render(
         target_lufs=options.target_lufs,
         ceiling_dbtp=options.ceiling_dbtp,
     )
+    mastered = mastered[:, (cycles - 1) * n_samples :]
 
     report("write")
     out_dir = Path(out_dir)
@@ -225,6 +237,7 @@ def compose_music(
     duration_s: float,
     soundfont: Path | None = None,
     progress: ProgressCallback | None = None,
+    loop: bool = False,
 ) -> Music:
     """Understand, plan, compose and synthesise: words and place -> dry stems.
 
@@ -240,12 +253,14 @@ def compose_music(
         A General MIDI ``.sf2``; None uses the default font.
     progress
         Called with ``understand``, ``plan``, ``compose`` and ``synthesize`` as they start.
+    loop
+        Compose a seamless loop (whole bars; see ``generation.MusicPlan.loop``).
     """
     report = progress or (lambda _step: None)
     report("understand")
     style = generation.understand(instruction)
     report("plan")
-    plan = generation.make_plan(style, environment, seed=seed, duration_s=duration_s)
+    plan = generation.make_plan(style, environment, seed=seed, duration_s=duration_s, loop=loop)
     report("compose")
     score = generation.compose(plan)
     report("synthesize")

@@ -159,3 +159,22 @@ def test_the_sea_swells_slowly_and_irregularly() -> None:
 def test_unknown_ambience_lists_the_allowed_kinds() -> None:
     with pytest.raises(ValueError, match="ambience: got 'lava'; allowed: sea, wind, rain"):
         make_ambience("lava", duration_s=1.0, seed=0)
+
+
+@pytest.mark.parametrize("text", ["在海滩上播放一首轻快的音乐", "a calm classical piece"])
+def test_a_loop_is_whole_bars_and_its_end_flows_into_its_start(text: str) -> None:
+    environment = Environment(
+        kind=Feature("outdoor", "", "test"),
+        indoor=Feature(False, "", "test"),
+        place_tags=Feature(("beach",), "", "test"),
+    )
+    plan = make_plan(understand(text), environment, seed=4, duration_s=15.0, loop=True)
+    bars = sum(section.bars for section in plan.sections)
+    assert plan.loop and plan.duration_s == pytest.approx(bars * plan.bar_seconds)
+    assert [s.name for s in plan.sections if s.name in ("intro", "outro")] == []
+    assert plan.sections[-1].chords[-1] == "V"  # leads back into the first bar's I
+    mix = np.sum([stem.audio for stem in synthesize(compose(plan))], axis=0)
+    largest_step_inside = np.max(np.abs(np.diff(mix)))
+    assert abs(float(mix[0]) - float(mix[-1])) <= largest_step_inside
+    # The wrapped tail really sounds at the start: the loop does not begin in silence.
+    assert np.max(np.abs(mix[:480])) > 1e-4

@@ -59,3 +59,18 @@ def test_bad_options_exit_2(tmp_path: Path, capsys, extra: list[str], message: s
     assert main(["compose", "music", "-o", str(tmp_path / "o"), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_rendered_loop_has_no_click_at_the_loop_point(tmp_path: Path) -> None:
+    scene = Path(__file__).resolve().parents[1] / "examples" / "museum.yaml"
+    out = tmp_path / "loop"
+    assert main(["render", str(scene), "-o", str(out), "-q", "--loop", "--duration", "12"]) == 0
+    mix, rate = sf.read(out / "mix.wav", dtype="float64")
+    plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert plan["loop"] is True
+    assert mix.shape[0] == round(plan["duration_s"] * rate)
+    for ear in (0, 1):
+        inside = abs(mix[1:, ear] - mix[:-1, ear]).max()
+        assert abs(mix[0, ear] - mix[-1, ear]) <= inside
+    # The hall's reverberation of the end carries over the start: no silent first beat.
+    assert abs(mix[: rate // 10]).max() > 1e-3
