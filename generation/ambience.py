@@ -1,7 +1,9 @@
-"""Procedural ambiences: calm sea waves (平静的海浪声), wind and rain, as mono stems.
+"""Procedural ambiences as mono stems: calm sea waves (平静的海浪声), wind, rain, birds,
+running water and a distant crowd.
 
-Each is shaped noise with a slow, irregular envelope: no two waves alike, no loop heard.
-The envelope loops run in numba; the filtering is scipy's.
+Each is shaped noise or a stream of synthesised events (bird chirps, water bubbles) at
+random times from the seed: no two waves or phrases alike, no loop heard. The envelope and
+event loops run in numba; the filtering is scipy's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from scipy.signal import butter, sosfilt
 
 __all__ = ["AMBIENCE_KINDS", "make_ambience"]
 
-AMBIENCE_KINDS: tuple[str, ...] = ("sea", "wind", "rain")
+AMBIENCE_KINDS: tuple[str, ...] = ("sea", "wind", "rain", "birds", "water", "crowd")
 _TARGET_RMS_DBFS = -24.0
 
 
@@ -48,12 +50,7 @@ def make_ambience(
     crossfade = min(n // 2, sample_rate) if loop else 0
     total = n + crossfade
     rng = np.random.default_rng([seed, sum(map(ord, kind))])
-    if kind == "sea":
-        audio = _sea(total, sample_rate, rng)
-    elif kind == "wind":
-        audio = _wind(total, sample_rate, rng)
-    else:
-        audio = _rain(total, sample_rate, rng)
+    audio = _SYNTHS[kind](total, sample_rate, rng)
     rms = float(np.sqrt(np.mean(audio**2))) or 1.0
     audio *= 10 ** (_TARGET_RMS_DBFS / 20) / rms
     if loop:
@@ -103,12 +100,21 @@ def _sea(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     periods = rng.uniform(6.0, 12.0, count)
     heights = rng.uniform(0.5, 1.0, count)
     envelope = _wave_envelope(n, sample_rate, periods, heights)
-    rumble = sosfilt(butter(2, 400, "low", fs=sample_rate, output="sos"), rng.standard_normal(n))
-    wash = sosfilt(
-        butter(2, [800, 6000], "band", fs=sample_rate, output="sos"), rng.standard_normal(n)
+    rumble = _unit(
+        sosfilt(butter(2, 500, "low", fs=sample_rate, output="sos"), rng.standard_normal(n))
     )
-    # The low roar follows the swell; the bright wash belongs to the breaking crest.
-    return (0.2 + 0.8 * np.sqrt(envelope)) * rumble + 1.2 * envelope**2 * wash
+    wash = _unit(
+        sosfilt(
+            butter(2, [600, 4000], "band", fs=sample_rate, output="sos"), rng.standard_normal(n)
+        )
+    )
+    # The low roar follows the swell; the softer wash belongs to the breaking crest. A calm
+    # sea is mostly roar.
+    return (0.2 + 0.8 * np.sqrt(envelope)) * rumble + 0.6 * envelope**2 * wash
+
+
+def _unit(signal: np.ndarray) -> np.ndarray:
+    return signal / (np.sqrt(np.mean(signal**2)) + 1e-20)
 
 
 def _wind(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -127,3 +133,101 @@ def _rain(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     drops[positions] = rng.uniform(0.5, 3.0, positions.size)
     drops = sosfilt(butter(2, [1500, 8000], "band", fs=sample_rate, output="sos"), drops)
     return 0.4 * hiss + drops
+
+
+@njit(cache=True)
+def _glides(
+    n: int,
+    sample_rate: int,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    f_start: np.ndarray,
+    f_end: np.ndarray,
+    amplitudes: np.ndarray,
+    decay: float,
+) -> np.ndarray:
+    """Sum of short sine events whose pitch glides from f_start to f_end (Hz).
+
+    decay 0 gives a raised-sine envelope (a chirp); decay > 0 an exponential decay over
+    the event, as of a bubble that rings down.
+    """
+    out = np.zeros(n)
+    for k in range(starts.size):
+        phase = 0.0
+        length = lengths[k]
+        for i in range(length):
+            j = starts[k] + i
+            if j >= n:
+                break
+            x = i / length
+            frequency = f_start[k] + (f_end[k] - f_start[k]) * x
+            phase += 2.0 * np.pi * frequency / sample_rate
+            envelope = np.sin(np.pi * x) if decay == 0.0 else np.exp(-decay * x) * min(1.0, 50 * x)
+            out[j] += amplitudes[k] * envelope * np.sin(phase)
+    return out
+
+
+def _birds(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    # Phrases of 3 to 8 chirps, a few seconds apart; each bird sings in its own range.
+    starts, lengths, f0, f1, amps = [], [], [], [], []
+    t = rng.uniform(0.0, 1.0)
+    while t < n / sample_rate:
+        base = rng.uniform(2500, 5500)
+        gap = rng.uniform(0.05, 0.15)
+        level = rng.uniform(0.3, 1.0)
+        for _ in range(int(rng.integers(3, 9))):
+            length = rng.uniform(0.03, 0.12)
+            starts.append(int(t * sample_rate))
+            lengths.append(max(8, int(length * sample_rate)))
+            f0.append(base * rng.uniform(0.8, 1.2))
+            f1.append(base * rng.uniform(0.7, 1.4))
+            amps.append(level * rng.uniform(0.6, 1.0))
+            t += length + gap
+        t += rng.exponential(2.5)
+    chirps = _glides(n, sample_rate, *map(np.asarray, (starts, lengths, f0, f1, amps)), 0.0)
+    air = sosfilt(butter(2, 300, "high", fs=sample_rate, output="sos"), rng.standard_normal(n))
+    return chirps + 0.02 * air
+
+
+def _water(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    # A brook: many small bubbles (rising, ringing down) over a bed of bright noise.
+    count = int(n / sample_rate * 60)
+    starts = np.sort(rng.integers(0, n, count))
+    lengths = rng.integers(int(0.01 * sample_rate), int(0.05 * sample_rate), count)
+    f0 = rng.uniform(500, 2000, count)
+    bubbles = _glides(
+        n,
+        sample_rate,
+        starts,
+        lengths,
+        f0,
+        f0 * rng.uniform(1.1, 1.6, count),
+        rng.uniform(0.2, 1.0, count),
+        6.0,
+    )
+    bed = sosfilt(
+        butter(2, [1000, 8000], "band", fs=sample_rate, output="sos"), rng.standard_normal(n)
+    )
+    return bubbles + 0.15 * bed
+
+
+def _crowd(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    # Distant voices: speech-band noise, each voice gated by its own syllable rhythm
+    # (about 4 syllables a second), many voices blurring into a murmur.
+    band = butter(2, [250, 2500], "band", fs=sample_rate, output="sos")
+    syllables = butter(2, 5.0, "low", fs=sample_rate, output="sos")
+    out = np.zeros(n)
+    for _ in range(10):
+        gate = np.maximum(sosfilt(syllables, rng.standard_normal(n)), 0.0)
+        out += sosfilt(band, rng.standard_normal(n)) * gate
+    return out
+
+
+_SYNTHS = {
+    "sea": _sea,
+    "wind": _wind,
+    "rain": _rain,
+    "birds": _birds,
+    "water": _water,
+    "crowd": _crowd,
+}

@@ -238,6 +238,11 @@ _ENGLISH: dict[str, _E] = {
     "wave": {"ambience": "sea"},
     "wind": {"ambience": "wind"},
     "rain": {"ambience": "rain"},
+    "birds": {"ambience": "birds"},
+    "birdsong": {"ambience": "birds"},
+    "stream": {"ambience": "water"},
+    "brook": {"ambience": "water"},
+    "crowd": {"ambience": "crowd"},
 }
 
 _CHINESE: dict[str, _E] = {
@@ -417,6 +422,11 @@ _CHINESE: dict[str, _E] = {
     "浪花": {"ambience": "sea"},
     "风声": {"ambience": "wind"},
     "雨声": {"ambience": "rain"},
+    "鸟鸣": {"ambience": "birds"},
+    "鸟叫": {"ambience": "birds"},
+    "流水": {"ambience": "water"},
+    "溪流": {"ambience": "water"},
+    "人群": {"ambience": "crowd"},
 }
 
 #: Every known word (lower-case English, Simplified Chinese) -> its effects.
@@ -489,4 +499,6 @@ TEMPO_WORDS = frozenset(
 )
 
 #: Ambience each place brings by itself.
-PLACE_AMBIENCE = MappingProxyType({"beach": "sea"})
+PLACE_AMBIENCE = MappingProxyType(
+    {"beach": "sea", "forest": "birds", "park": "birds", "river": "water", "cafe": "crowd"}
+)

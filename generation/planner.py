@@ -27,7 +27,7 @@ from scene.environment import Environment
 __all__ = ["AMBIENCES", "make_plan", "plan_to_dict", "style_to_dict"]
 
 #: Ambiences that generation.ambience can synthesise.
-AMBIENCES: tuple[str, ...] = ("sea", "wind", "rain")
+AMBIENCES: tuple[str, ...] = ("sea", "wind", "rain", "birds", "water", "crowd")
 
 _MAJOR_TONICS = ("C", "D", "Eb", "F", "G", "A", "Bb")
 _MINOR_TONICS = ("A", "B", "C", "D", "E", "F#", "G")

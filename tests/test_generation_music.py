@@ -157,8 +157,48 @@ def test_the_sea_swells_slowly_and_irregularly() -> None:
 
 
 def test_unknown_ambience_lists_the_allowed_kinds() -> None:
-    with pytest.raises(ValueError, match="ambience: got 'lava'; allowed: sea, wind, rain"):
+    with pytest.raises(ValueError, match="ambience: got 'lava'; allowed: sea, wind, rain, birds"):
         make_ambience("lava", duration_s=1.0, seed=0)
+
+
+def _band_share(audio: np.ndarray, low: float, high: float) -> float:
+    power = np.abs(np.fft.rfft(audio.astype(np.float64))) ** 2
+    frequencies = np.fft.rfftfreq(audio.size, 1 / SAMPLE_RATE)
+    return float(power[(frequencies >= low) & (frequencies < high)].sum() / power.sum())
+
+
+@pytest.mark.parametrize(
+    ("kind", "low", "high", "share"),
+    [
+        ("birds", 2000, 8000, 0.8),  # song birds chirp between 2 and 8 kHz
+        ("crowd", 200, 3000, 0.8),  # voices: the speech band
+        ("water", 400, 8000, 0.8),  # bubbles and the brook's hiss
+        ("sea", 20, 1000, 0.5),  # the roar of the swell is low
+    ],
+)
+def test_each_ambience_sounds_where_it_should(
+    kind: str, low: float, high: float, share: float
+) -> None:
+    audio = make_ambience(kind, duration_s=10.0, seed=2)
+    assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) < 1.0
+    assert _band_share(audio, low, high) > share
+
+
+def test_birds_sing_in_phrases_with_silence_between() -> None:
+    birds = make_ambience("birds", duration_s=20.0, seed=5)
+    frames = birds[: 20 * SAMPLE_RATE // 2400 * 2400].reshape(-1, 2400).astype(np.float64)
+    level_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
+    assert np.percentile(level_db, 90) - np.percentile(level_db, 20) > 15.0
+
+
+def test_places_bring_their_ambience() -> None:
+    for text, kind in (
+        ("a walk in the forest", "birds"),
+        ("咖啡馆里的午后", "crowd"),
+        ("by the river", "water"),
+    ):
+        plan = make_plan(understand(text), DRY, seed=1, duration_s=10.0)
+        assert kind in {s.ambience for s in plan.stems}, text
 
 
 @pytest.mark.parametrize("text", ["在海滩上播放一首轻快的音乐", "a calm classical piece"])
