@@ -182,7 +182,7 @@ def make_plan(
         Decision(
             "key",
             f"{tonic} {mode}",
-            "given in the words"
+            "set explicitly (in the words or the scene file)"
             if style.key_tonic
             else "tonic drawn with the seed; the mode decides the key's colour",
             ("style.key",) if style.key_tonic else ("seed",),
@@ -228,8 +228,8 @@ def make_plan(
                 Decision(
                     "tempo",
                     f"{tempo:.0f} bpm",
-                    f"kept: the words ask for this "
-                    f"tempo, which wins over the room's RT60 of {rt60:.1f} s",
+                    f"kept: this tempo was asked for "
+                    f"explicitly, which wins over the room's RT60 of {rt60:.1f} s",
                     ("rt60_mid_s", "style.tempo"),
                 )
             )
@@ -258,7 +258,7 @@ def make_plan(
         Decision(
             "meter",
             f"{meter[0]}/{meter[1]}",
-            "given in the words" if style.meter else "common time",
+            "set explicitly (in the words or the scene file)" if style.meter else "common time",
             ("style.meter",) if style.meter else (),
         )
     )
@@ -309,7 +309,9 @@ def make_plan(
 
 def _mode_reason(style: Style, mode: str, valence: float) -> Decision:
     if style.mode:
-        return Decision("mode", mode, "given in the words", ("style.mode",))
+        return Decision(
+            "mode", mode, "set explicitly (in the words or the scene file)", ("style.mode",)
+        )
     mood = "bright" if mode == "major" else "dark"
     return Decision(
         "mode", mode, f"valence {valence:+.2f} asks for a {mood} mode", ("style.valence",)
@@ -320,7 +322,10 @@ def _tempo(style: Style, genre: str, why: list[Decision]) -> float:
     if style.tempo_bpm is not None:
         why.append(
             Decision(
-                "tempo", f"{style.tempo_bpm:.0f} bpm", "given in the words", ("style.tempo_bpm",)
+                "tempo",
+                f"{style.tempo_bpm:.0f} bpm",
+                "set explicitly (in the words or the scene file)",
+                ("style.tempo_bpm",),
             )
         )
         return float(style.tempo_bpm)

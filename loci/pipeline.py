@@ -22,7 +22,7 @@ from loci.outputs import AudioFormat, atomic_output_dir, write_json, write_wav
 from scene.environment import Environment
 from scene.errors import SceneError
 from scene.loader import load_scene
-from scene.model import Scene
+from scene.model import MusicOverrides, Scene
 from scene.perception import perceive
 
 __all__ = [
@@ -162,6 +162,7 @@ def render(
             soundfont=options.soundfont,
             progress=report,
             loop=options.loop,
+            overrides=scene.music,
         )
     )
     if music is not None and music.plan.loop:
@@ -174,7 +175,8 @@ def render(
     report("spatialise")
     # A loop is rendered twice over and its second pass kept: by then the room rings with
     # the end of the piece, as it does each time the loop comes round.
-    cycles = 2 if options.loop else 1
+    looped = options.loop or scene.music.loop
+    cycles = 2 if looped else 1
     if cycles > 1:
         sources = [replace(s, signal=np.tile(s.signal, cycles)) for s in sources]
     mix = spatial.render_scene(
@@ -238,6 +240,7 @@ def compose_music(
     soundfont: Path | None = None,
     progress: ProgressCallback | None = None,
     loop: bool = False,
+    overrides: MusicOverrides | None = None,
 ) -> Music:
     """Understand, plan, compose and synthesise: words and place -> dry stems.
 
@@ -255,17 +258,40 @@ def compose_music(
         Called with ``understand``, ``plan``, ``compose`` and ``synthesize`` as they start.
     loop
         Compose a seamless loop (whole bars; see ``generation.MusicPlan.loop``).
+    overrides
+        Explicit values from a scene file's ``music`` section; they win over the words.
     """
     report = progress or (lambda _step: None)
     report("understand")
-    style = generation.understand(instruction)
+    style = _with_overrides(generation.understand(instruction), overrides)
     report("plan")
+    loop = loop or (overrides is not None and overrides.loop)
     plan = generation.make_plan(style, environment, seed=seed, duration_s=duration_s, loop=loop)
     report("compose")
     score = generation.compose(plan)
     report("synthesize")
     stems = generation.synthesize(score, soundfont=soundfont)
     return Music(style=style, plan=plan, score=score, stems=tuple(stems))
+
+
+def _with_overrides(style: generation.Style, overrides: MusicOverrides | None) -> generation.Style:
+    """The style with the scene file's explicit values in place of what the words said."""
+    if overrides is None:
+        return style
+    changes: dict = {}
+    evidence = list(style.evidence)
+    if overrides.tempo_bpm is not None:
+        changes.update(tempo_bpm=overrides.tempo_bpm, tempo_named=True)
+        evidence.append(generation.Evidence("scene file", "tempo_bpm", overrides.tempo_bpm))
+    if overrides.key_tonic is not None:
+        changes.update(key_tonic=overrides.key_tonic, mode=overrides.mode)
+        key = f"{overrides.key_tonic} {overrides.mode}"
+        evidence.append(generation.Evidence("scene file", "key", key))
+    if overrides.meter is not None:
+        changes.update(meter=overrides.meter)
+        meter = f"{overrides.meter[0]}/{overrides.meter[1]}"
+        evidence.append(generation.Evidence("scene file", "meter", meter))
+    return replace(style, **changes, evidence=tuple(evidence)) if changes else style
 
 
 def write_music(folder: Path, music: Music) -> None:

@@ -18,7 +18,7 @@ import yaml
 from scene.errors import SceneError
 from scene.materials import resolve_material
 from scene.mesh import MESH_SUFFIXES, bounding_box, read_obj_vertices, y_up_to_z_up
-from scene.model import SHOEBOX_SURFACES, Material, Pose, Room, Scene, SourceSpec
+from scene.model import SHOEBOX_SURFACES, Material, MusicOverrides, Pose, Room, Scene, SourceSpec
 from scene.schema import MaterialsModel, RoomModel, SceneFileModel, validate_scene_data
 
 __all__ = [
@@ -213,6 +213,22 @@ def _build(data: dict, *, base_dir: Path, file: str, path: Path | None) -> Scene
         frames=frames,
         path=path,
         place=model.environment.place if model.environment else (),
+        music=_music(model),
+    )
+
+
+def _music(model: SceneFileModel) -> MusicOverrides:
+    spec = model.music
+    if spec is None:
+        return MusicOverrides()
+    tonic, mode = spec.key.split() if spec.key else (None, None)
+    meter = tuple(int(part) for part in spec.meter.split("/")) if spec.meter else None
+    return MusicOverrides(
+        tempo_bpm=spec.tempo_bpm,
+        key_tonic=tonic,
+        mode=mode,
+        meter=meter,  # type: ignore[arg-type]
+        loop=spec.loop,
     )
 
 

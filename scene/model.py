@@ -13,8 +13,10 @@ from typing import Literal
 
 __all__ = [
     "BANDS_HZ",
+    "MUSIC_MODES",
     "SHOEBOX_SURFACES",
     "Material",
+    "MusicOverrides",
     "Pose",
     "Room",
     "RoomKind",
@@ -115,6 +117,48 @@ class SourceSpec:
     gain_db: float = 0.0
 
 
+#: Modes a scene file may ask for; the same as generation's (a project test checks).
+MUSIC_MODES: tuple[str, ...] = (
+    "major",
+    "minor",
+    "dorian",
+    "phrygian",
+    "mixolydian",
+    "major_pentatonic",
+    "minor_pentatonic",
+    "gong",
+    "shang",
+    "jue",
+    "zhi",
+    "yu",
+)
+
+
+@dataclass(frozen=True)
+class MusicOverrides:
+    """Explicit musical values from the scene file's ``music`` section.
+
+    Each one set wins over what the words and the place would choose.
+
+    Attributes
+    ----------
+    tempo_bpm
+        Beats per minute.
+    key_tonic, mode
+        E.g. ``"D"`` and ``"minor"``; both set or both None.
+    meter
+        (beats per bar, beat unit), e.g. (3, 4).
+    loop
+        Make a seamless loop.
+    """
+
+    tempo_bpm: float | None = None
+    key_tonic: str | None = None
+    mode: str | None = None
+    meter: tuple[int, int] | None = None
+    loop: bool = False
+
+
 @dataclass(frozen=True)
 class Scene:
     """A validated scene file. Paths are absolute (resolved against the file's folder).
@@ -138,6 +182,8 @@ class Scene:
     place
         Words for the place given by the scene file's author (``environment.place``), e.g.
         ``("beach",)``; they complement what perception finds. Empty when not given.
+    music
+        Explicit musical values (``music`` in the file) that win over words and place.
     """
 
     duration_s: float
@@ -150,3 +196,4 @@ class Scene:
     frames: tuple[Path, ...] = field(default=())
     path: Path | None = None
     place: tuple[str, ...] = ()
+    music: MusicOverrides = field(default_factory=MusicOverrides)

@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
@@ -28,12 +29,14 @@ from pydantic import (
 )
 
 from scene.errors import SceneError
+from scene.model import MUSIC_MODES
 
 __all__ = [
     "MAX_DURATION_S",
     "EnvironmentModel",
     "ListenerModel",
     "MaterialsModel",
+    "MusicModel",
     "RoomModel",
     "SceneFileModel",
     "SourceModel",
@@ -126,6 +129,36 @@ class EnvironmentModel(_Model):
         return tuple(w.strip() for w in words)
 
 
+_KEY = re.compile(r"^([A-G][#b]?)\s+(" + "|".join(MUSIC_MODES) + r")$")
+_METER = re.compile(r"^([1-9][0-9]?)/(1|2|4|8|16)$")
+
+
+class MusicModel(_Model):
+    """``music``: explicit values that win over the words and the place."""
+
+    tempo_bpm: Annotated[Number, Field(ge=30.0, le=240.0)] | None = None
+    key: StrictStr | None = None
+    meter: StrictStr | None = None
+    loop: StrictBool = False
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not _KEY.match(value.strip()):
+            raise ValueError(
+                "must be a tonic A-G (with # or b) and a mode, e.g. 'D minor'; modes: "
+                + ", ".join(MUSIC_MODES)
+            )
+        return None if value is None else value.strip()
+
+    @field_validator("meter")
+    @classmethod
+    def _meter(cls, value: str | None) -> str | None:
+        if value is not None and not _METER.match(value.strip()):
+            raise ValueError("must be beats/unit, e.g. 3/4 or 6/8")
+        return None if value is None else value.strip()
+
+
 class SceneFileModel(_Model):
     """A scene file, version 1."""
 
@@ -137,6 +170,7 @@ class SceneFileModel(_Model):
     listener: ListenerModel
     sources: list[SourceModel] = []
     environment: EnvironmentModel | None = None
+    music: MusicModel | None = None
 
     @field_validator("instruction")
     @classmethod
@@ -172,6 +206,12 @@ _HELP: dict[str, str] = {
     "environment": "must be a mapping with optional `frames` and `place`",
     "environment.frames": "must be the path of a folder of camera images (jpg/png)",
     "environment.place": "must be a word or a list of words for the place, e.g. beach",
+    "music": "must be a mapping with optional `tempo_bpm`, `key`, `meter`, `loop`",
+    "music.tempo_bpm": "must be a number of beats per minute from 30 to 240",
+    "music.key": "must be a tonic A-G (with # or b) and a mode, e.g. 'D minor'; modes: "
+    + ", ".join(MUSIC_MODES),
+    "music.meter": "must be beats/unit, e.g. 3/4 or 6/8",
+    "music.loop": "must be true or false",
 }
 
 # Which model's keys are allowed under a field, for "unknown key" messages.
@@ -182,6 +222,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "listener": ListenerModel,
     "sources[]": SourceModel,
     "environment": EnvironmentModel,
+    "music": MusicModel,
 }
 
 

@@ -74,3 +74,21 @@ def test_rendered_loop_has_no_click_at_the_loop_point(tmp_path: Path) -> None:
         assert abs(mix[0, ear] - mix[-1, ear]) <= inside
     # The hall's reverberation of the end carries over the start: no silent first beat.
     assert abs(mix[: rate // 10]).max() > 1e-3
+
+
+def test_scene_music_section_wins_over_words_and_room(tmp_path: Path, write_scene) -> None:
+    scene = write_scene(
+        {
+            "instruction": "a fast, happy pop song in C major",
+            "duration": 8,
+            "room": {"kind": "shoebox", "size": [30, 18, 10], "materials": {"walls": "marble"}},
+            "listener": {"position": [5, 5, 1.7]},
+            "music": {"tempo_bpm": 72, "key": "E minor", "meter": "3/4"},
+        }
+    )
+    assert main(["render", str(scene), "-o", str(tmp_path / "out"), "-q"]) == 0
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    assert (plan["key"], plan["tempo_bpm"], plan["meter"]) == ("E minor", 72.0, "3/4")
+    assert {"word": "scene file", "attribute": "tempo_bpm", "value": 72.0} in plan["style"][
+        "evidence"
+    ]

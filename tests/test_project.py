@@ -90,3 +90,10 @@ def test_ruff_clean() -> None:
         ["ruff", "check", "--quiet", "."], capture_output=True, text=True, cwd=ROOT
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_scene_files_may_ask_for_exactly_the_modes_generation_knows() -> None:
+    from generation.harmony import MODES
+    from scene.model import MUSIC_MODES
+
+    assert set(MUSIC_MODES) == set(MODES)

@@ -339,3 +339,42 @@ def test_scene_is_frozen(tmp_path: Path) -> None:
     scene = scene_from_dict(VALID, base_dir=tmp_path)
     with pytest.raises(AttributeError):
         scene.duration_s = 5  # type: ignore[misc]
+
+
+# --- music: explicit values that win over words and place ---------------------------------
+
+
+def _with_music(music: object) -> dict:
+    return {
+        "duration": 5,
+        "room": {"kind": "free_field"},
+        "listener": {"position": [0, 0, 1.7]},
+        "music": music,
+    }
+
+
+def test_music_section_is_read() -> None:
+    scene = scene_from_dict(
+        _with_music({"tempo_bpm": 96, "key": "F# minor", "meter": "6/8", "loop": True}),
+        base_dir=Path("."),
+    )
+    assert (scene.music.tempo_bpm, scene.music.key_tonic, scene.music.mode) == (96, "F#", "minor")
+    assert scene.music.meter == (6, 8) and scene.music.loop
+
+
+@pytest.mark.parametrize(
+    ("music", "field", "shown"),
+    [
+        ({"tempo_bpm": 500}, "music.tempo_bpm", "500"),
+        ({"tempo_bpm": "fast"}, "music.tempo_bpm", "fast"),
+        ({"key": "H major"}, "music.key", "H major"),
+        ({"key": "D lydian"}, "music.key", "D lydian"),
+        ({"meter": "3-4"}, "music.meter", "3-4"),
+        ({"loop": "yes"}, "music.loop", "yes"),
+        ({"tempo": 90}, "music.tempo", "tempo_bpm, key, meter, loop"),
+    ],
+)
+def test_bad_music_values_name_the_field(music: dict, field: str, shown: str) -> None:
+    with pytest.raises(SceneError, match=re.escape(field)) as error:
+        scene_from_dict(_with_music(music), base_dir=Path("."), file="scene.yaml")
+    assert shown in str(error.value) and "scene.yaml" in str(error.value)
