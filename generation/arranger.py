@@ -21,6 +21,7 @@ __all__ = ["compose"]
 
 # General MIDI drum keys.
 _KICK, _SNARE, _CLOSED_HAT, _OPEN_HAT, _CRASH, _SIDE_STICK = 36, 38, 42, 46, 49, 37
+_CLAP, _SHAKER = 39, 70
 _HUMANISE_S = 0.005
 _PLUCKED = frozenset({0, 4, 10, 11, 12, 24, 25, 26, 27, 46, 104, 105, 106, 107})
 
@@ -352,11 +353,48 @@ def _bass(
 # --- drums -------------------------------------------------------------------------------
 
 
+# Grooves per genre: for each beat of a 4/4 bar, the keys struck on the beat and on its
+# off-beat eighth. Other metres get a downbeat kick and side sticks (a waltz pattern).
+_GROOVES: dict[str, tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]] = {
+    # Backbeat: kick on 1 and 3, snare on 2 and 4, closed hats on every eighth.
+    "pop": (
+        ((_KICK, _CLOSED_HAT), (_CLOSED_HAT,)),
+        ((_SNARE, _CLOSED_HAT), (_CLOSED_HAT,)),
+        ((_KICK, _CLOSED_HAT), (_KICK, _CLOSED_HAT)),
+        ((_SNARE, _CLOSED_HAT), (_CLOSED_HAT,)),
+    ),
+    # Four on the floor: a kick on every beat, claps on 2 and 4, open hats off the beat.
+    "dance": (
+        ((_KICK,), (_OPEN_HAT,)),
+        ((_KICK, _CLAP), (_OPEN_HAT,)),
+        ((_KICK,), (_OPEN_HAT,)),
+        ((_KICK, _CLAP), (_OPEN_HAT,)),
+    ),
+    # Light and acoustic: kick on 1, side stick on 2 and 4, a shaker on the eighths.
+    "folk": (
+        ((_KICK, _SHAKER), (_SHAKER,)),
+        ((_SIDE_STICK, _SHAKER), (_SHAKER,)),
+        ((_SHAKER,), (_KICK, _SHAKER)),
+        ((_SIDE_STICK, _SHAKER), (_SHAKER,)),
+    ),
+}
+_ACCENT = {
+    _KICK: 100,
+    _SNARE: 90,
+    _CLAP: 88,
+    _SIDE_STICK: 74,
+    _OPEN_HAT: 60,
+    _CLOSED_HAT: 66,
+    _SHAKER: 56,
+}
+
+
 def _drums(
     plan: MusicPlan, stem: StemPlan, bars: list[_Bar], rng: np.random.Generator
 ) -> list[Note]:
     beat_s = _beat_s(plan)
     beats = plan.meter[0]
+    groove = _GROOVES.get(plan.genre, _GROOVES["pop"])
     notes: list[Note] = []
     previous_section = None
 
@@ -372,22 +410,20 @@ def _drums(
             hit(_KICK, bar.start_s, 96, bar.energy)
             hit(_CRASH, bar.start_s, 84, bar.energy)
             continue
-        for eighth in range(beats * 2):
-            at = bar.start_s + eighth * beat_s / 2
-            hit(_CLOSED_HAT, at, 70 if eighth % 2 == 0 else 52, bar.energy)
-        if bar.section == "intro":
-            continue
         for beat in range(beats):
             at = bar.start_s + beat * beat_s
-            if beats == 4:
-                if beat in (0, 2):
-                    hit(_KICK, at, 100, bar.energy)
-                else:
-                    hit(_SNARE, at, 90, bar.energy)
-            elif beat == 0:
-                hit(_KICK, at, 100, bar.energy)
+            if bar.section == "intro":
+                # The intro keeps time with the lightest voice of the groove only.
+                hit(_CLOSED_HAT, at, 60, bar.energy)
+            elif beats == 4:
+                on_beat, off_beat = groove[beat]
+                for key in on_beat:
+                    hit(key, at, _ACCENT[key], bar.energy)
+                for key in off_beat:
+                    hit(key, at + beat_s / 2, _ACCENT[key] - 10, bar.energy)
             else:
-                hit(_SIDE_STICK, at, 72, bar.energy)
+                hit(_KICK if beat == 0 else _SIDE_STICK, at, 100 if beat == 0 else 72, bar.energy)
+                hit(_CLOSED_HAT, at + beat_s / 2, 52, bar.energy)
     return notes
 
 

@@ -304,6 +304,7 @@ def make_plan(
         density=density if not legato else min(density, 0.45),
         explanation=tuple(why),
         loop=loop,
+        genre=genre,
     )
 
 
@@ -494,6 +495,7 @@ def plan_to_dict(plan: MusicPlan) -> dict:
         "seed": plan.seed,
         "duration_s": plan.duration_s,
         "loop": plan.loop,
+        "genre": plan.genre,
         "explanation": [asdict(d) for d in plan.explanation],
     }
 

@@ -166,6 +166,9 @@ class MusicPlan:
         Swing ratio 0 (straight) .. 0.33; note density 0..1.
     explanation
         Every decision with its cause.
+    genre
+        The style the arranger plays in (``pop``, ``folk``, ``ambient``, ``classical``,
+        ``chinese``, ``dance``): drum grooves and accompaniment patterns follow it.
     loop
         The piece is a seamless loop: whole bars, no intro or outro, its last bar leading
         back into its first, and every stem's tail wrapped onto its start.
@@ -183,6 +186,7 @@ class MusicPlan:
     density: float = 0.5
     explanation: tuple[Decision, ...] = ()
     loop: bool = False
+    genre: str = "pop"
 
     @property
     def key(self) -> str:

@@ -218,3 +218,25 @@ def test_a_loop_is_whole_bars_and_its_end_flows_into_its_start(text: str) -> Non
     assert abs(float(mix[0]) - float(mix[-1])) <= largest_step_inside
     # The wrapped tail really sounds at the start: the loop does not begin in silence.
     assert np.max(np.abs(mix[:480])) > 1e-4
+
+
+@pytest.mark.parametrize(
+    ("text", "genre", "kicks_per_bar", "must_have", "must_not_have"),
+    [
+        ("energetic dance music", "dance", 4, {39, 46}, {38}),  # four on the floor, claps
+        ("a happy pop song with drums", "pop", 2.5, {38, 42}, {39}),  # backbeat on the snare
+        ("a cheerful folk song with drums", "folk", 1.5, {37, 70}, {38}),  # side stick, shaker
+    ],
+)
+def test_drum_grooves_follow_the_style(
+    text: str, genre: str, kicks_per_bar: float, must_have: set[int], must_not_have: set[int]
+) -> None:
+    plan = make_plan(understand(text), DRY, seed=3, duration_s=30.0)
+    assert plan.genre == genre
+    drums = next(p for p in compose(plan).parts if p.stem.role == "drums")
+    body = [n for n in drums.notes if n.start_s >= 2 * plan.bar_seconds]  # after the intro
+    keys = {n.pitch for n in body}
+    assert must_have <= keys and not (must_not_have & keys)
+    bars = (plan.duration_s - 2 * plan.bar_seconds) / plan.bar_seconds
+    kicks = sum(1 for n in body if n.pitch == 36) / bars
+    assert kicks == pytest.approx(kicks_per_bar, abs=0.6)
