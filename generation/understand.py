@@ -5,7 +5,9 @@ with jieba (the lexicon's words are added to its dictionary so that
 "海浪声" stays one word); English is split into lower-case word tokens. Degree words
 ("very", "有点") scale the next content word, negations ("not", "不要") flip and damp it.
 Explicit values ("at 90 bpm", "每分钟90拍", "in D minor", "A小调", "3/4") are read by
-patterns first. A word outside the lexicon is reported, never fatal.
+patterns first. An English word outside the lexicon is matched by meaning to the nearest
+instrument, genre, place or ambience word when the optional embedding model is installed
+(:mod:`generation.embedding`); a word still unmatched is reported, never fatal.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from generation.embedding import nearest_topic_word
 from generation.lexicon import (
     DEGREE_WORDS,
     LEXICON,
@@ -93,6 +96,11 @@ def understand(instruction: str) -> Style:
             continue
         effects = LEXICON.get(token)
         reach -= 1
+        if effects is None and _is_content_word(token) and not _CJK.search(token):
+            match = nearest_topic_word(token)
+            if match is not None:
+                effects = LEXICON[match[0]]
+                evidence.append(Evidence(token, "nearest word", f"{match[0]} ({match[1]:.2f})"))
         if effects is None:
             if _is_content_word(token):
                 unknown.append(token)
