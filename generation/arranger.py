@@ -194,7 +194,7 @@ def _melody(
                     # Mostly move to another chord tone rather than repeat the last pitch.
                     moving = [d for d in candidates if d != degree] or candidates
                     target = _nearest(degree + pull, moving if rng.random() < 0.7 else candidates)
-            elif bar.phrase_bar == 2 and motif_steps and k < len(motif_steps) + 1 and k > 0:
+            elif bar.phrase_bar == 2 and 0 < k <= len(motif_steps):
                 target = degree + motif_steps[k - 1]
             else:
                 # Passing notes run in one direction for a while (scalar runs visit more of
