@@ -87,7 +87,7 @@ def compose(plan: MusicPlan) -> Score:
         }.get(stem.role)
         if writer is None:
             raise ValueError(f"stem {stem.name!r}: role {stem.role!r} has no arranger")
-        notes = writer(plan, stem, bars, rng)
+        notes = _perform(writer(plan, stem, bars, rng), plan, stem, rng)
         parts.append(Part(stem=stem, notes=tuple(_fit(notes, plan.duration_s))))
     return Score(plan=plan, parts=tuple(parts))
 
@@ -425,6 +425,32 @@ def _drums(
                 hit(_KICK if beat == 0 else _SIDE_STICK, at, 100 if beat == 0 else 72, bar.energy)
                 hit(_CLOSED_HAT, at + beat_s / 2, 52, bar.energy)
     return notes
+
+
+def _perform(
+    notes: list[Note], plan: MusicPlan, stem: StemPlan, rng: np.random.Generator
+) -> list[Note]:
+    """Play the written notes like a player would: swing, timing and a phrase's dynamics.
+
+    Off-beat eighths are delayed by the plan's swing (0.33 is a triplet feel); pitched
+    parts drift a few milliseconds around the grid (the drums are humanised as written);
+    loudness swells over each four-bar phrase and relaxes into its cadence.
+    """
+    beat_s = _beat_s(plan)
+    phrase_s = 4 * plan.bar_seconds
+    performed = []
+    for note in notes:
+        shift = 0.0
+        position = note.start_s / beat_s % 1.0
+        if plan.swing and abs(position - 0.5) < 0.02:
+            shift += plan.swing * beat_s / 2
+        if not stem.is_drum:
+            shift += float(rng.normal(0.0, _HUMANISE_S * 0.8))
+        arch = 0.9 + 0.15 * np.sin(np.pi * (note.start_s % phrase_s) / phrase_s)
+        velocity = int(np.clip(round(note.velocity * arch), 1, 127))
+        start = max(0.0, note.start_s + shift)
+        performed.append(Note(note.pitch, start, max(start + 0.01, note.end_s + shift), velocity))
+    return performed
 
 
 def _fit(notes: list[Note], duration_s: float) -> list[Note]:

@@ -264,6 +264,15 @@ def make_plan(
     )
 
     stems = _stems(style, genre, mode, rt60, register_shift, places, why)
+    if style.swing:
+        why.append(
+            Decision(
+                "swing",
+                f"{style.swing:.2f}",
+                "asked for in the words: off-beat eighths are played late",
+                ("style.swing",),
+            )
+        )
     bar_s = meter[0] * (4.0 / meter[1]) * 60.0 / tempo
     if loop:
         bars = max(4, round(duration_s / bar_s))
@@ -300,7 +309,7 @@ def make_plan(
         stems=stems,
         duration_s=float(duration_s),
         seed=seed,
-        swing=0.0,
+        swing=style.swing,
         density=density if not legato else min(density, 0.45),
         explanation=tuple(why),
         loop=loop,

@@ -54,6 +54,8 @@ class Style:
         that leans one way: such words win over the place.
     tempo_bpm, key_tonic, mode, meter
         Explicit values the words gave ("at 90 bpm", "in D minor", "3/4"); None when not said.
+    swing
+        0 (straight) .. 0.33 (triplet feel), from words like "swing", "shuffle".
     genre
         A style word (``"pop"``, ``"folk"``, ``"ambient"``, ``"classical"``, ``"chinese"``,
         ``"dance"``), or None.
@@ -78,6 +80,7 @@ class Style:
     mode: str | None = None
     meter: tuple[int, int] | None = None
     genre: str | None = None
+    swing: float = 0.0
     instruments: tuple[str, ...] = ()
     place_tags: tuple[str, ...] = ()
     ambience_tags: tuple[str, ...] = ()

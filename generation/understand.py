@@ -85,6 +85,7 @@ def understand(instruction: str) -> Style:
     ambiences: list[str] = []
     unknown: list[str] = []
     wants_drums = False
+    swing = 0.0
     tempo_named = explicit["tempo_bpm"] is not None
     mode = explicit["mode"]
     # A degree or negation word waits for the next known word, for a few tokens at most.
@@ -132,6 +133,9 @@ def understand(instruction: str) -> Style:
         if "ambience" in effects and effects["ambience"] not in ambiences:
             ambiences.append(str(effects["ambience"]))
             evidence.append(Evidence(token, "ambience", str(effects["ambience"])))
+        if "swing" in effects and not swing:
+            swing = float(effects["swing"])  # type: ignore[arg-type]
+            evidence.append(Evidence(token, "swing", swing))
         if effects.get("drums"):
             wants_drums = True
             evidence.append(Evidence(token, "drums", "yes"))
@@ -155,6 +159,7 @@ def understand(instruction: str) -> Style:
         mode=mode,
         meter=meter,
         genre=genre,
+        swing=swing,
         instruments=tuple(instruments),
         place_tags=tuple(places),
         ambience_tags=tuple(ambiences),
