@@ -1,7 +1,7 @@
 """Measure the rules arranger as the generation issue asks, against third-party analysers.
 
 Run: ``python benchmarks/bench_generation_quality.py [--seeds 7]``. For every style
-(pop, folk, ambient, classical, Chinese, dance) and seed, a 30 s piece is composed and
+(pop, folk, ambient, classical, Chinese, dance) and seed, a 60 s piece is composed and
 synthesised; then
 
 - music21's key analysis of score.mid must name the plan's key (or an equivalent key,
@@ -78,7 +78,7 @@ def main() -> None:
         for style_name, text in STYLES.items():
             style = understand(text)
             for seed in range(args.seeds):
-                plan = make_plan(style, DRY, seed=seed, duration_s=30.0)
+                plan = make_plan(style, DRY, seed=seed, duration_s=60.0)
                 score = compose(plan)
                 midi = Path(tmp) / "score.mid"
                 write_midi(score, midi)

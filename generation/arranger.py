@@ -191,9 +191,14 @@ def _melody(
                 else:
                     # Drift toward the register's middle keeps long melodies from wandering.
                     pull = 1 if degree < size else -1 if degree > size + size // 2 else 0
-                    # Mostly move to another chord tone rather than repeat the last pitch.
-                    moving = [d for d in candidates if d != degree] or candidates
-                    target = _nearest(degree + pull, moving if rng.random() < 0.7 else candidates)
+                    # A chord tone within a fifth or so, nearer ones likelier, mostly not the
+                    # pitch just played: the line moves and visits the whole scale.
+                    near = [d for d in candidates if 0 < abs(d - degree - pull) <= 4]
+                    if near and rng.random() < 0.8:
+                        weights = np.array([1.0 / abs(d - degree - pull) for d in near])
+                        target = int(rng.choice(near, p=weights / weights.sum()))
+                    else:
+                        target = _nearest(degree + pull, candidates)
             elif bar.phrase_bar == 2 and 0 < k <= len(motif_steps):
                 target = degree + motif_steps[k - 1]
             else:
