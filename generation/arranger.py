@@ -404,7 +404,9 @@ def _drums(
     previous_section = None
 
     def hit(key: int, at_s: float, base: float, energy: float) -> None:
-        start = max(0.0, at_s + rng.normal(0.0, _HUMANISE_S))
+        # Gaussian drift, clipped so that no hit strays audibly far from the grid.
+        drift = float(np.clip(rng.normal(0.0, _HUMANISE_S), -2 * _HUMANISE_S, 2 * _HUMANISE_S))
+        start = max(0.0, at_s + drift)
         notes.append(Note(key, start, start + 0.1, _velocity(base, energy, rng, 7)))
 
     for bar in bars:

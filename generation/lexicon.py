@@ -479,7 +479,7 @@ STOP_WORDS = frozenset(
     tune track that this it its i we you want would like let's lets can could should
     feel feeling kind sort style one more bpm major minor time
     的 了 在 一首 首 一 个 一个 播放 放 音乐 歌 歌曲 曲子 曲 请 我 我们 想 想要 听 给 来 点 些 和 与
-    上 里 中 着 地 得 吧 呢 啊 声 一段 段 风格 感觉 的话 帮 为 用 弹奏 演奏 下 调
+    上 里 中 着 地 得 吧 呢 啊 声 一段 段 风格 感觉 的话 帮 为 用 弹奏 演奏 下 调 大调 小调 弹
     每分钟 拍""".split()
 )
 

@@ -114,7 +114,8 @@ def understand(instruction: str) -> Style:
                 if delta != 0.0:
                     totals[attribute] += delta
                     evidence.append(Evidence(token, attribute, round(delta, 3)))
-        tempo_named = tempo_named or token in TEMPO_WORDS
+        # "not too fast" caps the tempo rather than naming one: the room may still slow it.
+        tempo_named = tempo_named or (token in TEMPO_WORDS and scale > 0)
         if "genre" in effects and genre is None:
             genre = str(effects["genre"])
             evidence.append(Evidence(token, "genre", genre))

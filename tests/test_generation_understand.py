@@ -88,3 +88,15 @@ def test_modes_from_words() -> None:
     assert understand("a tune in D dorian").mode == "dorian"
     assert understand("a pentatonic melody").mode == "major_pentatonic"
     assert understand("商调的古筝曲").mode == "shang"
+
+
+def test_key_words_are_read_not_reported_unknown() -> None:
+    style = understand("用C大调弹一首钢琴曲")
+    assert (style.key_tonic, style.mode) == ("C", "major")
+    assert style.unknown_words == ()
+
+
+def test_a_negated_tempo_word_leaves_the_room_free_to_slow_the_music() -> None:
+    assert understand("fast music").tempo_named
+    assert not understand("not too fast music").tempo_named
+    assert not understand("不要太快的音乐").tempo_named
