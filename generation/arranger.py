@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.harmony import SCALES, chord_pitch_classes, tonic_pitch_class
+from generation.harmony import PARENT_MODE, SCALES, chord_pitch_classes, tonic_pitch_class
 from generation.types import MusicPlan, Note, Part, Score, StemPlan
 
 __all__ = ["compose"]
@@ -133,6 +133,7 @@ def _melody(
     base += (tonic - base) % 12
 
     size = len(scale)  # 7, or 5 for the pentatonic modes
+    parent_scale = {(tonic + step) % 12 for step in SCALES[PARENT_MODE[plan.mode]]}
 
     def pitch(degree: int) -> int:
         return base + 12 * (degree // size) + scale[degree % size]
@@ -210,12 +211,17 @@ def _melody(
                 target = degree + direction * size_of_step
             target = int(np.clip(target, lo_deg, hi_deg))
             steps_used.append(target - degree)
+            sounding = pitch(target)
+            if size == 5 and not strong and abs(target - degree) == 1 and rng.random() < 0.3:
+                # Pentatonic melodies pass through the scale's missing tones (偏音, such as
+                # 清角 and 变宫 in Chinese music) on weak beats, where a minor third opens.
+                sounding = _passing_tone(pitch(degree), sounding, parent_scale) or sounding
             degree = target
             start = bar.start_s + onset * beat_s
             legato = 0.97 if plan.density < 0.45 else 0.9
             notes.append(
                 Note(
-                    pitch(degree),
+                    sounding,
                     start,
                     start + length * beat_s * legato,
                     _velocity(86 if strong else 74, bar.energy, rng),
@@ -225,6 +231,17 @@ def _melody(
             motif_steps = tuple(steps_used[1:])
             motifs.setdefault(bar.section, (motif_rhythm, motif_steps))
     return notes
+
+
+def _passing_tone(previous: int, target: int, scale_pcs: set[int]) -> int | None:
+    """The tone of ``scale_pcs`` between two pitches a minor third apart, or None."""
+    if abs(target - previous) != 3:
+        return None
+    step = 1 if target > previous else -1
+    for pitch in (previous + step, previous + 2 * step):
+        if pitch % 12 in scale_pcs:
+            return pitch
+    return None
 
 
 def _chord_degrees(roman: str, plan: MusicPlan) -> set[int]:
