@@ -78,16 +78,13 @@ def understand(instruction: str) -> Style:
     explicit = _explicit_values(text, evidence)
 
     totals = {"valence": 0.0, "arousal": 0.0, "tempo": 0.0}
-    genre: str | None = None
-    meter = explicit["meter"]
-    instruments: list[str] = []
-    places: list[str] = []
-    ambiences: list[str] = []
+    # Single values: explicit patterns first, then the first word that sets one wins.
+    single: dict[str, object] = {"mode": explicit["mode"], "meter": explicit["meter"]}
+    # Lists: every word adds its value once.
+    collected: dict[str, list[str]] = {"instrument": [], "place": [], "ambience": []}
     unknown: list[str] = []
     wants_drums = False
-    swing = 0.0
     tempo_named = explicit["tempo_bpm"] is not None
-    mode = explicit["mode"]
     # A degree or negation word waits for the next known word, for a few tokens at most.
     scale, reach = 1.0, 0
     for token in _tokens(text):
@@ -116,38 +113,26 @@ def understand(instruction: str) -> Style:
                     evidence.append(Evidence(token, attribute, round(delta, 3)))
         # "not too fast" caps the tempo rather than naming one: the room may still slow it.
         tempo_named = tempo_named or (token in TEMPO_WORDS and scale > 0)
-        if "genre" in effects and genre is None:
-            genre = str(effects["genre"])
-            evidence.append(Evidence(token, "genre", genre))
-        if "mode" in effects and mode is None:
-            mode = str(effects["mode"])
-            evidence.append(Evidence(token, "mode", mode))
-        if "meter" in effects and meter is None:
-            meter = effects["meter"]  # type: ignore[assignment]
-            evidence.append(Evidence(token, "meter", "{}/{}".format(*meter)))
-        if "instrument" in effects and effects["instrument"] not in instruments:
-            instruments.append(str(effects["instrument"]))
-            evidence.append(Evidence(token, "instrument", str(effects["instrument"])))
-        if "place" in effects and effects["place"] not in places:
-            places.append(str(effects["place"]))
-            evidence.append(Evidence(token, "place", str(effects["place"])))
-        if "ambience" in effects and effects["ambience"] not in ambiences:
-            ambiences.append(str(effects["ambience"]))
-            evidence.append(Evidence(token, "ambience", str(effects["ambience"])))
-        if "swing" in effects and not swing:
-            swing = float(effects["swing"])  # type: ignore[arg-type]
-            evidence.append(Evidence(token, "swing", swing))
+        for attribute in ("genre", "mode", "meter", "swing"):
+            if attribute in effects and single.get(attribute) is None:
+                single[attribute] = effects[attribute]
+                evidence.append(Evidence(token, attribute, _shown(effects[attribute])))
+        for attribute, values in collected.items():
+            value = effects.get(attribute)
+            if value is not None and value not in values:
+                values.append(str(value))
+                evidence.append(Evidence(token, attribute, str(value)))
         if effects.get("drums"):
             wants_drums = True
             evidence.append(Evidence(token, "drums", "yes"))
         scale, reach = 1.0, 0
+    places, ambiences = collected["place"], collected["ambience"]
     for place in places:
         ambience = PLACE_AMBIENCE.get(place)
         if ambience is not None and ambience not in ambiences:
             ambiences.append(ambience)
             evidence.append(Evidence(place, "ambience", ambience))
-    if wants_drums:
-        instruments.append("drums")
+    instruments = collected["instrument"] + (["drums"] if wants_drums else [])
     return Style(
         instruction=instruction,
         language=_language(text),
@@ -157,16 +142,23 @@ def understand(instruction: str) -> Style:
         tempo_named=tempo_named,
         tempo_bpm=explicit["tempo_bpm"],
         key_tonic=explicit["key_tonic"],
-        mode=mode,
-        meter=meter,
-        genre=genre,
-        swing=swing,
+        mode=single["mode"],  # type: ignore[arg-type]
+        meter=single["meter"],  # type: ignore[arg-type]
+        genre=single.get("genre"),  # type: ignore[arg-type]
+        swing=float(single.get("swing") or 0.0),  # type: ignore[arg-type]
         instruments=tuple(instruments),
         place_tags=tuple(places),
         ambience_tags=tuple(ambiences),
         evidence=tuple(evidence),
         unknown_words=tuple(dict.fromkeys(unknown)),
     )
+
+
+def _shown(value: object) -> str | float:
+    """A value as evidence shows it: a metre as "3/4", numbers as numbers."""
+    if isinstance(value, tuple):
+        return "/".join(str(part) for part in value)
+    return value if isinstance(value, float) else str(value)
 
 
 def _explicit_values(text: str, evidence: list[Evidence]) -> dict:
