@@ -89,6 +89,48 @@ def _parser() -> argparse.ArgumentParser:
         "--loop", action="store_true", help="a seamless loop, rounded to whole bars"
     )
     compose.set_defaults(run=_run_compose)
+
+    batch = commands.add_parser(
+        "batch",
+        help="render many scene files, with resume and a report",
+        description=(
+            "Render every scene file under a folder, or every row of a CSV/JSON manifest "
+            "(scene plus overrides: instruction, seed, duration, format, output), each into "
+            "OUT/NAME/. Finished jobs are recorded in OUT/batch.jsonl; OUT/report.html shows "
+            "them all. See docs/batch.md."
+        ),
+    )
+    batch.add_argument("path", type=Path, help="folder of scene files, or a .csv/.json manifest")
+    batch.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    batch.add_argument("--workers", type=int, help="parallel renders (default: one per core)")
+    batch.add_argument(
+        "--engine", choices=("local", "ray"), default="local", help="where jobs run (default local)"
+    )
+    batch.add_argument(
+        "--ray-address", help="a running Ray cluster (auto, ray://HEAD:10001); default: start one"
+    )
+    batch.add_argument(
+        "--resume", action="store_true", help="skip jobs done earlier whose inputs are unchanged"
+    )
+    batch.add_argument(
+        "--retries", type=int, default=1, help="further attempts of a failed job (default 1)"
+    )
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    batch.set_defaults(run=_run_batch)
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="print the environment E of a scene, a mesh or a folder of frames",
+        description=(
+            "Measure the place: for a scene file what perception reports to the composer, "
+            "for a mesh (.obj .ply .stl .gltf .glb) its volume, surfaces per material, "
+            "openness and reverberation, for a folder of camera images their colour "
+            "features. Prints JSON."
+        ),
+    )
+    analyze.add_argument("path", type=Path, help="scene file, mesh file or folder of images")
+    analyze.add_argument("--plot", type=Path, help="also draw a top view to this PNG")
+    analyze.set_defaults(run=_run_analyze)
     return parser
 
 
@@ -152,6 +194,63 @@ def _run_compose(args: argparse.Namespace) -> int:
         f"wrote {result.out_dir}: {plan.duration_s:g} s, {plan.key}, {plan.tempo_bpm:.0f} bpm, "
         f"{plan.meter[0]}/{plan.meter[1]}; stems: {stems}"
     )
+    return EXIT_OK
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        return _fail_input(f"--workers: got {args.workers}; must be >= 1")
+    if args.retries < 0:
+        return _fail_input(f"--retries: got {args.retries}; must be >= 0")
+    if args.ray_address is not None and args.engine != "ray":
+        return _fail_input("--ray-address: needs --engine ray")
+    from loci.batch import BatchBusyError, RayMissingError, plan_batch, run_batch
+    from loci.batch.console import job_progress, summary_line
+    from scene.errors import SceneError
+
+    try:
+        plan = plan_batch(args.path, args.out, resume=args.resume)
+        with job_progress(
+            total=len(plan.jobs), skipped=len(plan.skipped), quiet=args.quiet
+        ) as advance:
+            summary = run_batch(
+                plan,
+                engine=args.engine,
+                workers=args.workers,
+                retries=args.retries,
+                ray_address=args.ray_address,
+                on_outcome=advance,
+            )
+    except (SceneError, RayMissingError, BatchBusyError) as error:
+        return _fail_input(str(error))
+    for name in summary.failed:
+        print(f"loci: batch: {name} failed: {summary.errors[name]}", file=sys.stderr)
+    print(
+        summary_line(
+            done=len(summary.done),
+            skipped=len(summary.skipped),
+            failed=len(summary.failed),
+            seconds=summary.seconds,
+            report=summary.report,
+        )
+    )
+    return EXIT_OK if summary.ok else EXIT_FAILURE
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    from loci.analyze import analyze_path, plot_top_view, report_json
+    from scene.errors import SceneError
+
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        return _fail_input(f"--plot: got {str(args.plot)!r}; must be a .png file")
+    try:
+        analysis = analyze_path(args.path)
+        if args.plot is not None:
+            plot_top_view(analysis, args.plot)
+    except SceneError as error:
+        return _fail_input(str(error))
+    sys.stdout.buffer.write((report_json(analysis) + "\n").encode("utf-8"))
+    sys.stdout.flush()
     return EXIT_OK
 
 

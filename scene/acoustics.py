@@ -7,6 +7,7 @@ so the reverberation the listener hears is the one the plan was told about.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,9 @@ __all__ = [
     "SPEED_OF_SOUND",
     "RoomAcoustics",
     "air_absorption_per_m",
+    "reverberation",
     "room_acoustics",
+    "shoebox_surfaces",
 ]
 
 #: Speed of sound at 20 degrees C, m/s.
@@ -76,41 +79,95 @@ def shoebox_surfaces(size: tuple[float, float, float]) -> dict[str, float]:
     return dict(zip(SHOEBOX_SURFACES, areas, strict=True))
 
 
-def room_acoustics(room: Room) -> RoomAcoustics | None:
-    """Compute volume, surface and per-band Sabine and Eyring RT60 of an enclosed room.
+def reverberation(
+    volume_m3: float, surfaces: Iterable[tuple[float, Sequence[float]]]
+) -> RoomAcoustics:
+    """Per-band Sabine and Eyring RT60 of a room from its volume and its surfaces.
 
     Parameters
     ----------
-    room
-        A ``shoebox`` room, or a ``mesh`` room (its bounding box until mesh analysis lands).
+    volume_m3
+        Volume of air, m^3; must be positive.
+    surfaces
+        (area in m^2, absorption per band of :data:`scene.model.BANDS_HZ`) for each
+        surface or each material; an opening (a hole, an open sky) is a surface of
+        absorption 1.
 
     Returns
     -------
-    RoomAcoustics or None
-        None for rooms that are not enclosed (free field, outdoor): they do not reverberate.
+    RoomAcoustics
+
+    Raises
+    ------
+    ValueError
+        For a volume or total area that is not positive, or absorption that is not 7
+        values: a programming error, as scene files are checked before this.
 
     Notes
     -----
     Sabine: ``T = 24 ln10 V / (c (S a + 4 m V))``; Eyring replaces ``S a`` by
     ``-S ln(1 - a)``, with ``a`` the area-weighted mean absorption and ``m`` the energy
-    attenuation of air per metre.
+    attenuation of air per metre. ``a`` is clipped to [1e-6, 0.999]: Eyring's logarithm
+    diverges for a room that absorbs everything.
     """
-    if not room.is_enclosed or room.size is None:
-        return None
-    volume = float(np.prod(room.size))
-    areas = shoebox_surfaces(room.size)
-    surface = float(sum(areas.values()))
+    volume = float(volume_m3)
+    surface = 0.0
     absorbed = np.zeros(len(BANDS_HZ))
-    for name, area in areas.items():
-        absorbed += area * np.asarray(room.material(name).absorption)
+    for area, absorption in surfaces:
+        alpha = np.asarray(absorption, dtype=np.float64)
+        if alpha.shape != (len(BANDS_HZ),):
+            raise ValueError(f"absorption needs {len(BANDS_HZ)} bands; got shape {alpha.shape}")
+        absorbed += area * alpha
+        surface += area
+    if not (volume > 0.0 and surface > 0.0):
+        raise ValueError(f"volume_m3={volume} and surface={surface} m^2 must be positive")
     mean_alpha = np.clip(absorbed / surface, 1e-6, 0.999)
     air = 4.0 * air_absorption_per_m() * volume
     sabine = _SABINE * volume / (surface * mean_alpha + air)
     eyring = _SABINE * volume / (-surface * np.log1p(-mean_alpha) + air)
     return RoomAcoustics(
         volume_m3=volume,
-        surface_m2=surface,
+        surface_m2=float(surface),
         mean_absorption=tuple(float(a) for a in mean_alpha),
         rt60_sabine_s=tuple(float(t) for t in sabine),
         rt60_eyring_s=tuple(float(t) for t in eyring),
+    )
+
+
+def room_acoustics(room: Room) -> RoomAcoustics | None:
+    """Compute volume, surface and per-band Sabine and Eyring RT60 of an enclosed room.
+
+    Parameters
+    ----------
+    room
+        A ``shoebox`` room (its six faces and their materials), or a ``mesh`` room: with a
+        mesh file, the mesh's own volume and per-face materials (see
+        :func:`scene.mesh_analysis.analyze_room_mesh`, whose openings count as absorption
+        1); without one, its bounding box.
+
+    Returns
+    -------
+    RoomAcoustics or None
+        None for rooms that are not enclosed (free field, outdoor): they do not reverberate.
+
+    Raises
+    ------
+    SceneError
+        When a mesh room's file cannot be read or analysed.
+    """
+    if not room.is_enclosed or room.size is None:
+        return None
+    if room.kind == "mesh" and room.mesh_path is not None:
+        # Imported here: mesh analysis needs trimesh, and shoebox rooms never do.
+        from scene.mesh_analysis import analyze_room_mesh
+
+        analysis = analyze_room_mesh(room)
+        if analysis.acoustics is not None:
+            return analysis.acoustics
+        # An open mesh (a plaza) has no reverberation of its own, but a mesh room is
+        # rendered as its bounding box, which needs a tail: the box's, as before.
+    volume = float(np.prod(room.size))
+    areas = shoebox_surfaces(room.size)
+    return reverberation(
+        volume, ((area, room.material(name).absorption) for name, area in areas.items())
     )

@@ -14,7 +14,8 @@ class Feature:
     Attributes
     ----------
     value
-        A number, a tuple of numbers (per octave band), or a label.
+        A number, a tuple of numbers (per octave band, or a box's sides), a label, or
+        (name, number) pairs (area per material).
     unit
         SI unit or a description of the scale (e.g. ``"s"``, ``"m^3"``, ``"0..1"``).
     source
@@ -24,7 +25,7 @@ class Feature:
         0..1; 1 for values computed exactly from the scene's geometry.
     """
 
-    value: float | str | tuple[float, ...]
+    value: float | str | tuple[float, ...] | tuple[tuple[str, float], ...]
     unit: str
     source: str
     confidence: float = 1.0
@@ -45,6 +46,18 @@ class Environment:
         True when the place is enclosed.
     volume_m3, surface_m2, floor_area_m2, ceiling_height_m
         Geometry of an enclosed room.
+    enclosure
+        ``enclosed``, ``semi_open`` (a courtyard, a hall with wide openings) or ``open``
+        (from a mesh).
+    openness
+        Open share of the room's boundary (holes, open sky), 0..1 (from a mesh).
+    surfaces_m2
+        Area per material: (material name, m^2) pairs, largest first (from a mesh).
+    bounding_box_m
+        Axis-aligned extent (x, y, z), m (from a mesh).
+    oriented_box_m
+        Smallest box standing on the floor: (length, width, height) in m and the yaw of
+        its length in degrees (from a mesh).
     mean_absorption
         Area-weighted absorption per band.
     rt60_sabine_s, rt60_eyring_s
@@ -66,6 +79,11 @@ class Environment:
     surface_m2: Feature | None = None
     floor_area_m2: Feature | None = None
     ceiling_height_m: Feature | None = None
+    enclosure: Feature | None = None
+    openness: Feature | None = None
+    surfaces_m2: Feature | None = None
+    bounding_box_m: Feature | None = None
+    oriented_box_m: Feature | None = None
     mean_absorption: Feature | None = None
     rt60_sabine_s: Feature | None = None
     rt60_eyring_s: Feature | None = None

@@ -17,7 +17,7 @@ import yaml
 
 from scene.errors import SceneError
 from scene.materials import resolve_material
-from scene.mesh import MESH_SUFFIXES, bounding_box, read_obj_vertices, y_up_to_z_up
+from scene.mesh import MESH_SUFFIXES, bounding_box
 from scene.model import SHOEBOX_SURFACES, Material, MusicOverrides, Pose, Room, Scene, SourceSpec
 from scene.schema import MaterialsModel, RoomModel, SceneFileModel, validate_scene_data
 
@@ -283,12 +283,14 @@ def _mesh_room(
 ) -> Room:
     if spec.path is None:
         raise SceneError(
-            "missing; a mesh room needs `path`, the mesh file (.obj)", file=file, field="room.path"
+            f"missing; a mesh room needs `path`, the mesh file ({', '.join(MESH_SUFFIXES)})",
+            file=file,
+            field="room.path",
         )
     mesh_path = _resolve(spec.path, base_dir)
     if mesh_path.suffix.lower() not in MESH_SUFFIXES:
         raise SceneError(
-            f"mesh files must be {', '.join(MESH_SUFFIXES)} for now",
+            f"mesh files must be {', '.join(MESH_SUFFIXES)}",
             file=file,
             field="room.path",
             value=spec.path,
@@ -297,10 +299,14 @@ def _mesh_room(
         raise SceneError(
             f"no such file ({mesh_path})", file=file, field="room.path", value=spec.path
         )
-    vertices = read_obj_vertices(mesh_path, file=file, field="room.path")
-    if spec.up == "y":
-        vertices = y_up_to_z_up(vertices)
-    origin, extent = bounding_box(vertices)
+    # Imported here: reading meshes needs trimesh, which other rooms never do.
+    from scene.mesh_io import read_mesh
+    from scene.mesh_repair import prepare_mesh
+
+    # The box of the repaired mesh (metres, z up): the same one perception analyses, and
+    # the one the renderer uses as the room until mesh acoustics land.
+    mesh = prepare_mesh(read_mesh(mesh_path, up=spec.up, file=file), file=file)
+    origin, extent = bounding_box(mesh.vertices)
     if spec.size is not None:
         extent = tuple(spec.size)
     elif min(extent) <= 0.0:
@@ -311,7 +317,12 @@ def _mesh_room(
             value=spec.path,
         )
     return Room(
-        kind="mesh", size=_triple(extent), materials=materials, mesh_path=mesh_path, origin=origin
+        kind="mesh",
+        size=_triple(extent),
+        materials=materials,
+        mesh_path=mesh_path,
+        origin=origin,
+        mesh_up=spec.up,
     )
 
 

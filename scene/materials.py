@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from functools import cache
 from pathlib import Path
 
 from scene.errors import SceneError
 from scene.model import BANDS_HZ, Material
 
-__all__ = ["ALIASES", "SUPPLEMENTARY", "material_names", "resolve_material"]
+__all__ = [
+    "ALIASES",
+    "NAME_KEYWORDS",
+    "SUPPLEMENTARY",
+    "material_from_name",
+    "material_names",
+    "resolve_material",
+]
 
 _PRA_SOURCE = "pyroomacoustics materials database"
 
@@ -207,3 +215,70 @@ def _check_alpha(alpha: float, *, file: str | Path | None, field: str, value: ob
             field=field,
             value=value,
         )
+
+
+#: Words in a mesh's material or node names (English and Chinese) and the database entry
+#: each stands for, as typical examples. The first entry whose word is found wins, so the
+#: more specific words come first (大理石 before 石, 瓷砖 before 砖, plasterboard before
+#: plaster). An English word matches the start of a word of the name ("Marble_Floor_01",
+#: "woodPanel"); a Chinese word matches anywhere, as Chinese names have no spaces.
+NAME_KEYWORDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("大理石", "花岗岩", "marble", "granite", "terrazzo"), "marble_floor"),
+    (("瓷砖", "地砖", "墙砖", "tile", "ceramic", "porcelain"), "ceramic_tiles"),
+    (("石膏板", "纸面石膏", "plasterboard", "drywall", "gypsum"), "plasterboard"),
+    (("吸音", "吸声", "acoustic", "absorber"), "acoustical_plaster_25mm"),
+    (("石膏", "抹灰", "灰泥", "plaster", "stucco"), "plaster"),
+    (("混凝土", "水泥", "concrete", "cement"), "unpainted_concrete"),
+    (("地毯", "carpet", "rug"), "carpet_tufted_9m"),
+    (("窗帘", "帘", "帷幕", "curtain", "drape"), "curtains_cotton_0.5"),
+    (("玻璃", "窗", "glass", "window", "glazing"), "glass_window"),
+    (("木地板", "parquet", "floorboard"), "wood_floor_on_joists"),
+    (("木", "wood", "timber", "oak", "pine", "walnut", "plywood"), "wood_16mm"),
+    (("砖", "brick"), "brickwork"),
+    (("石", "stone", "limestone", "sandstone", "masonry"), "limestone_wall"),
+    (("座椅", "座位", "seat", "chair", "upholster", "sofa"), "chairs_medium_upholstered"),
+    (("草", "grass", "lawn", "turf"), "grass"),
+    (("沙", "sand", "beach"), "sand"),
+    (("水", "water", "pool", "pond", "fountain"), "water_surface"),
+)
+
+_WORD_SPLIT = re.compile(r"[^0-9a-z]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def _words(name: str) -> list[str]:
+    # "woodPanel_02" -> ["wood", "panel", "02"]: camelCase and separators both split.
+    return [w for w in _WORD_SPLIT.split(_CAMEL.sub(" ", name).lower()) if w]
+
+
+def material_from_name(name: str | None) -> tuple[Material, str] | None:
+    """Guess a surface's material from a mesh's material or node name.
+
+    Parameters
+    ----------
+    name
+        E.g. ``"Marble_Floor"``, ``"glass_window"``, ``"大理石地面"``, ``"北墙_木饰面"``.
+
+    Returns
+    -------
+    tuple of (Material, str) or None
+        The material and what matched: ``"name"`` when the whole name is a database name
+        (see :func:`material_names`), else the word of :data:`NAME_KEYWORDS` found in it.
+        None when nothing matches.
+    """
+    if not name or not name.strip():
+        return None
+    materials = _all_materials()
+    key = name.strip().lower().replace(" ", "_").replace("-", "_")
+    if key in materials:
+        return materials[key], "name"
+    words = _words(name)
+    for keywords, target in NAME_KEYWORDS:
+        for keyword in keywords:
+            if keyword.isascii():
+                found = any(word.startswith(keyword) for word in words)
+            else:
+                found = keyword in name
+            if found:
+                return materials[target], keyword
+    return None

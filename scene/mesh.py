@@ -1,7 +1,8 @@
-"""Meshes of rooms, for now read only as vertices to find the room's bounding box.
+"""Small mesh helpers without dependencies: the formats, an OBJ vertex check, axes, boxes.
 
-Real mesh analysis (surfaces, materials per face, volume) is a later issue; until then a
-``mesh`` room is rendered as its axis-aligned bounding box.
+Reading with names is :mod:`scene.mesh_io`, repair :mod:`scene.mesh_repair`, analysis
+:mod:`scene.mesh_analysis`. ``read_obj_vertices`` is kept as the OBJ syntax check that names
+the bad line.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from scene.errors import SceneError
 
 __all__ = ["MESH_SUFFIXES", "bounding_box", "read_obj_vertices", "y_up_to_z_up"]
 
-#: Mesh formats the loader reads.
-MESH_SUFFIXES: tuple[str, ...] = (".obj",)
+#: Mesh formats the loader reads (through trimesh, see scene.mesh_io).
+MESH_SUFFIXES: tuple[str, ...] = (".obj", ".ply", ".stl", ".gltf", ".glb")
 
 
 def read_obj_vertices(

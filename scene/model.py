@@ -82,6 +82,9 @@ class Room:
         The mesh file for ``kind == "mesh"``.
     origin
         World coordinates of the room's (0, 0, 0) corner; (0, 0, 0) for a shoebox.
+    mesh_up
+        The axis that points up in the mesh file, as the scene file gives it (``"z"`` or
+        ``"y"``); None for the format's own (y for glTF, z otherwise).
     """
 
     kind: RoomKind
@@ -89,6 +92,7 @@ class Room:
     materials: tuple[tuple[str, Material], ...] = ()
     mesh_path: Path | None = None
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    mesh_up: Literal["z", "y"] | None = None
 
     def material(self, surface: str) -> Material:
         """Return the material of one surface (KeyError naming the surface if absent)."""

@@ -300,9 +300,19 @@ def test_sources_resolve_paths_and_keep_order(tmp_path: Path, write_click) -> No
     assert sources[2].stem == "sea" and sources[2].position is None
 
 
+# The 12 triangles of a box whose corners are numbered 1 + 4 ix + 2 iy + iz (OBJ counts
+# from 1), wound outwards.
+_BOX_FACES = (
+    (1, 3, 7), (1, 7, 5), (2, 6, 8), (2, 8, 4), (1, 5, 6), (1, 6, 2),
+    (3, 4, 8), (3, 8, 7), (1, 2, 4), (1, 4, 3), (5, 7, 8), (5, 8, 6),
+)  # fmt: skip
+
+
 def test_mesh_room_is_its_bounding_box(tmp_path: Path) -> None:
+    # A closed box: the mesh reader keeps only vertices that triangles use, so the room
+    # must be made of triangles (a single one, as before mesh analysis, is a flat room).
     corners = np.array([[x, y, z] for x in (1, 11) for y in (-2, 6) for z in (0, 4)], float)
-    lines = [f"v {x} {y} {z}" for x, y, z in corners] + ["f 1 2 3"]
+    lines = [f"v {x} {y} {z}" for x, y, z in corners] + [f"f {a} {b} {c}" for a, b, c in _BOX_FACES]
     (tmp_path / "hall.obj").write_text("\n".join(lines) + "\n")
     data = _scene(room={"kind": "mesh", "path": "hall.obj"}, listener={"position": [2, 0, 1.7]})
     room = scene_from_dict(data, base_dir=tmp_path).room

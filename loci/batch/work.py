@@ -1,0 +1,158 @@
+"""The job function that every engine runs, and what it reports back.
+
+:func:`run_job` never raises: any failure comes back as a :class:`JobOutcome` with its
+error, because an exception from a worker may not survive pickling and a batch must go on.
+Heavy shared inputs (the HRTF, sound fonts, filters) are cached per worker process by the
+``lru_cache`` of the functions that load them, so each worker loads them once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from loci.batch.jobs import Job
+
+__all__ = ["JobOutcome", "init_worker", "run_job", "watch_parent"]
+
+#: How often a worker checks that the batch that started it is still alive, seconds.
+PARENT_POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one attempt of a job gave.
+
+    Attributes
+    ----------
+    job
+        The job's name.
+    status
+        ``"ok"`` or ``"failed"``.
+    seconds
+        Wall time of the attempt.
+    key, tempo_bpm, loudness_lufs, true_peak_dbtp
+        From the render's result (None when failed, or when the scene has no music).
+    error
+        ``"TYPE: message"`` when failed.
+    retryable
+        False for a mistake in the user's input (a SceneError), which no retry can mend.
+    worker_pid, worker_rss_mb
+        The process that ran it and its resident memory afterwards (to see leaks).
+    """
+
+    job: str
+    status: str
+    seconds: float
+    key: str | None = None
+    tempo_bpm: float | None = None
+    loudness_lufs: float | None = None
+    true_peak_dbtp: float | None = None
+    error: str | None = None
+    retryable: bool = field(default=True)
+    worker_pid: int | None = None
+    worker_rss_mb: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the job rendered."""
+        return self.status == "ok"
+
+
+def run_job(job: Job, out_root: Path) -> JobOutcome:
+    """Render one job into ``out_root / job.name`` (atomically; see loci.outputs).
+
+    Parameters
+    ----------
+    job
+        What to render.
+    out_root
+        The batch's output folder.
+
+    Returns
+    -------
+    JobOutcome
+        Never raises for a failed render; the error is in the outcome.
+    """
+    started = time.perf_counter()
+    try:
+        result = _render(job, Path(out_root) / job.name)
+    except Exception as error:
+        from scene.errors import SceneError
+
+        return JobOutcome(
+            job=job.name,
+            status="failed",
+            seconds=time.perf_counter() - started,
+            error=f"{type(error).__name__}: {error}".replace("\n", " "),
+            retryable=not isinstance(error, SceneError),
+            worker_pid=os.getpid(),
+            worker_rss_mb=_rss_mb(),
+        )
+    return JobOutcome(
+        job=job.name,
+        status="ok",
+        seconds=time.perf_counter() - started,
+        key=result.key,
+        tempo_bpm=result.tempo_bpm,
+        loudness_lufs=_finite(result.loudness_lufs),
+        true_peak_dbtp=_finite(result.true_peak_dbtp),
+        worker_pid=os.getpid(),
+        worker_rss_mb=_rss_mb(),
+    )
+
+
+def _render(job: Job, out_dir: Path):  # -> loci.pipeline.RenderResult
+    from loci.pipeline import RenderOptions, render, render_file
+
+    options = RenderOptions(
+        seed=job.seed,
+        duration_s=job.duration_s,
+        audio_format=job.audio_format or "float",  # type: ignore[arg-type]
+    )
+    if job.instruction is None:
+        return render_file(job.scene, out_dir, options=options)
+    from scene.loader import load_scene
+
+    scene = replace(load_scene(job.scene), instruction=job.instruction)
+    return render(scene, out_dir, options=options)
+
+
+def init_worker(parent_pid: int) -> None:
+    """Initialise a local worker process: it ends itself when the batch's process is gone.
+
+    A worker of a SIGKILLed batch would otherwise wait forever on its task queue (it holds
+    the queue's write end itself), or finish a render nobody records.
+    """
+    watch_parent(parent_pid)
+
+
+def watch_parent(parent_pid: int, *, poll_s: float = PARENT_POLL_S) -> threading.Thread:
+    """Start a daemon thread that ends this process soon after ``parent_pid`` has gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(70)  # no clean-up: the render's temporary folder is removed by the next run
+
+    thread = threading.Thread(target=watch, name="loci-batch-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return float(value)
+
+
+def _rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
