@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from browser import headless_chromium, needs_chromium
 
 from loci.batch.jobs import discover_jobs
 from loci.cli import main
@@ -312,3 +313,42 @@ def test_ray_engine_renders_the_same_samples_as_local(tmp_path: Path) -> None:
         assert remote.tobytes() == local.tobytes()
         score = (tmp_path / "local" / name / "score.mid").read_bytes()
         assert (tmp_path / "ray" / name / "score.mid").read_bytes() == score
+
+
+@needs_chromium
+def test_the_report_renders_in_a_headless_browser_with_a_row_per_job(tmp_path: Path) -> None:
+    scenes = tmp_path / "scenes"
+    _scene(scenes / "a.yaml")
+    _scene(scenes / "b.yaml", seed=3)
+    (scenes / "broken.yaml").write_text("version: 1\nduration: -3\n", "utf-8")
+    out = tmp_path / "out"
+    assert _batch(scenes, "-o", out) == 1
+
+    with headless_chromium() as browser:
+        browser.get((out / "report.html").as_uri())
+        rows = browser.execute_script(
+            "return Array.from(document.querySelectorAll('tr.job'), r => r.innerText)"
+        )
+        # The players load the jobs' mix.wav by relative path: their length is the scene's.
+        durations = browser.execute_script(
+            """
+            const players = Array.from(document.querySelectorAll('audio'));
+            const loaded = players.map(p => new Promise(done => {
+                if (p.readyState >= 1) { done(p.duration); return; }
+                p.addEventListener('loadedmetadata', () => done(p.duration));
+                p.addEventListener('error', () => done(-1));
+                p.load();
+            }));
+            const timeout = new Promise(done => setTimeout(() => done('timeout'), 10000));
+            return Promise.race([Promise.all(loaded), timeout]);
+            """
+        )
+        drawn = browser.execute_script(
+            "return Array.from(document.querySelectorAll('svg'),"
+            " s => s.getBoundingClientRect().width)"
+        )
+    assert len(rows) == 3
+    assert sum("must be a number of seconds" in row for row in rows) == 1
+    assert durations != "timeout" and len(durations) == 2
+    assert durations == pytest.approx([2.0, 2.0], abs=0.05)
+    assert len(drawn) == 2 and min(drawn) > 0
