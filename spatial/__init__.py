@@ -3,7 +3,7 @@
 Imports only ``scene``'s room and geometry types, never ``generation`` or ``loci``.
 """
 
-from spatial.hrtf import Hrtf, default_hrtf, load_sofa
+from spatial.hrtf import Hrtf, default_hrtf, load_hrtf, load_sofa, spherical_head_hrtf
 from spatial.master import master
 from spatial.render import binaural_room_impulse_response, render_scene
 from spatial.types import SAMPLE_RATE, MasteringReport, PlacedSource
@@ -15,7 +15,9 @@ __all__ = [
     "PlacedSource",
     "binaural_room_impulse_response",
     "default_hrtf",
+    "load_hrtf",
     "load_sofa",
     "master",
     "render_scene",
+    "spherical_head_hrtf",
 ]

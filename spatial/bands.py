@@ -15,7 +15,7 @@ import numpy as np
 
 from scene.model import BANDS_HZ
 
-__all__ = ["N_BANDS", "band_masks", "band_sum", "fft_size"]
+__all__ = ["N_BANDS", "band_firs", "band_masks", "band_sum", "fft_size"]
 
 N_BANDS = len(BANDS_HZ)
 
@@ -88,6 +88,30 @@ def band_sum(per_band: np.ndarray, *, sample_rate: int) -> np.ndarray:
     spectrum = np.fft.rfft(per_band, n=n_fft, axis=-1)
     summed = np.einsum("...kf,kf->...f", spectrum, masks)
     return np.fft.irfft(summed, n=n_fft, axis=-1)[..., :length]
+
+
+@lru_cache(maxsize=4)
+def band_firs(half: int, sample_rate: int) -> np.ndarray:
+    """Short zero-phase FIR versions of the band masks, for gains that vary little by band.
+
+    Each band's impulse response is cut to ``2 * half + 1`` taps (centred, Hann window);
+    the rows still sum to a unit impulse, so equal gains in every band pass a signal
+    unchanged, while unequal ones are interpolated over about ``sample_rate / half`` Hz.
+    Used where a full-length band split would cost too much (the direct sound, which is
+    recomputed whenever a source or the head moves): its gains differ from band to band
+    only by air absorption.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (N_BANDS, 2 * half + 1); tap ``half`` is time 0. Read-only.
+    """
+    n_fft = fft_size(8 * half)
+    impulses = np.roll(np.fft.irfft(band_masks(n_fft, sample_rate), n_fft, axis=-1), half, axis=-1)
+    window = np.hanning(2 * half + 3)[1:-1]
+    firs = impulses[:, : 2 * half + 1] * window[None, :]
+    firs.setflags(write=False)
+    return firs
 
 
 def fft_size(n: int) -> int:

@@ -1,25 +1,46 @@
 """Binaural room impulse response of the early part: image sources through the HRTF.
 
-Each image source is turned into the listener's head frame, given the HRIR of the nearest
-measured direction, delayed by its (fractional) travel time and scaled per octave band.
-The bands are accumulated separately (a numba loop) and filtered once at the end with the
-complementary band split of :mod:`spatial.bands`.
+Every arrival (the direct sound and each image source) is turned into the listener's head
+frame and given the interpolated HRTF of its direction: the minimum-phase responses of the
+three measured directions around it, mixed by barycentric weights, each ear delayed by the
+travel time plus that ear's interpolated delay (fractional, windowed sinc).
+
+Reflections carry per-octave-band gains (walls, air, 1/r): their responses are summed per
+band (a numba loop) and filtered once at the end with the complementary band split of
+:mod:`spatial.bands`. The direct sound's gains differ by band only through air
+absorption; it is filtered with the short FIR form of the same split instead, so that it
+can be recomputed cheaply whenever the source or the head moves (the streaming renderer
+does so every block).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from scene.model import Pose
-from spatial.bands import N_BANDS, band_sum
+from spatial.bands import N_BANDS, band_firs, band_sum
+from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS, fractional_delay_kernel
 from spatial.hrtf import Hrtf
 from spatial.image_sources import ImageSources
+from spatial.types import SAMPLE_RATE
 
-__all__ = ["FRACTIONAL_DELAY_HALF_TAPS", "early_brir", "head_frame"]
+__all__ = [
+    "AIR_FIR_HALF_TAPS",
+    "FRACTIONAL_DELAY_HALF_TAPS",
+    "DirectSound",
+    "add_at",
+    "direct_sound",
+    "early_brir",
+    "head_frame",
+    "reflections_brir",
+]
 
-#: Half length of the windowed-sinc fractional-delay kernel (it has twice this many taps).
-FRACTIONAL_DELAY_HALF_TAPS = 8
+#: Half length of the direct sound's band filter (it has 2 * AIR_FIR_HALF_TAPS + 1 taps):
+#: enough to follow air absorption, which changes only above 1 kHz.
+AIR_FIR_HALF_TAPS = 16
 
 
 def head_frame(listener: Pose, points: np.ndarray) -> np.ndarray:
@@ -50,7 +71,65 @@ def head_frame(listener: Pose, points: np.ndarray) -> np.ndarray:
     return np.stack([forward, y, up], axis=1)
 
 
-def early_brir(
+@dataclass(frozen=True)
+class DirectSound:
+    """The direct sound's two-ear response, as a short block placed at ``start``.
+
+    Attributes
+    ----------
+    start
+        Sample (after emission) of column 0 of ``response``; may be negative for a source
+        almost at the ear (the caller drops what falls before 0).
+    response
+        float64, shape (2, n), row 0 the left ear.
+    """
+
+    start: int
+    response: np.ndarray
+
+
+def direct_sound(
+    hrtf: Hrtf, vector: np.ndarray, delay_samples: float, band_gains: np.ndarray
+) -> DirectSound:
+    """The direct sound of one source: HRTF of its direction, travel delay, gains per band.
+
+    Parameters
+    ----------
+    hrtf
+        At 48 kHz.
+    vector
+        Shape (3,): the source in the listener's head frame (any non-zero length).
+    delay_samples
+        Travel time, samples (fractional).
+    band_gains
+        Shape (N_BANDS,): amplitude gain per octave band (1/r and air absorption).
+
+    Returns
+    -------
+    DirectSound
+    """
+    indices, weights = hrtf.interpolation_weights(np.asarray(vector, dtype=np.float64)[None, :])
+    return _direct_from_weights(hrtf, indices[0], weights[0], delay_samples, band_gains)
+
+
+def _direct_from_weights(
+    hrtf: Hrtf,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    delay_samples: float,
+    band_gains: np.ndarray,
+) -> DirectSound:
+    half, air_half = FRACTIONAL_DELAY_HALF_TAPS, AIR_FIR_HALF_TAPS
+    delays = float(delay_samples) + weights @ hrtf.delays_samples[indices]
+    start = int(np.floor(delays.min())) - half + 1 - air_half
+    length = int(np.floor(delays.max())) - start + 1 + hrtf.taps + half + air_half
+    out = np.zeros((2, length))
+    air = np.asarray(band_gains, dtype=np.float64) @ band_firs(air_half, SAMPLE_RATE)
+    _direct(out, start, hrtf.minimum_phase, indices, weights, delays, air, half)
+    return DirectSound(start=start, response=out)
+
+
+def reflections_brir(
     images: ImageSources,
     listener: Pose,
     hrtf: Hrtf,
@@ -59,12 +138,12 @@ def early_brir(
     cut_s: float = np.inf,
     fade_s: float = 0.0,
 ) -> np.ndarray:
-    """Sum the image sources, each through its HRIR, into a two-ear impulse response.
+    """Sum the reflections (image sources of order >= 1), each through its HRTF.
 
     Parameters
     ----------
     images
-        From :func:`spatial.image_sources.image_sources`.
+        From :func:`spatial.image_sources.image_sources`; the direct sound is left out.
     listener
         The listener's pose; sets the direction of each image in the head frame.
     hrtf
@@ -79,7 +158,8 @@ def early_brir(
     -------
     numpy.ndarray
         float64, shape (2, L), row 0 the left ear, time 0 at emission; L covers the last
-        image's delay plus the HRIR and the fractional-delay kernel.
+        kept image's delay plus the HRIR, its delay and the fractional-delay kernel. Shape
+        (2, 0) when no reflection is kept.
     """
     delays = images.delays_s
     weight = np.ones(delays.size)
@@ -88,67 +168,157 @@ def early_brir(
         weight = np.cos(0.5 * np.pi * u)
     elif np.isfinite(cut_s):
         weight = (delays < cut_s).astype(np.float64)
-    # The direct sound always stays: the caller puts cut_s after it.
-    keep = (weight > 0.0) | (images.orders == 0)
-    weight = np.where(images.orders == 0, 1.0, weight)
+    keep = (weight > 0.0) & (images.orders > 0)
+    if not np.any(keep):
+        return np.zeros((2, 0))
     gains = images.gains[keep] * weight[keep][:, None]
     delay_samples = delays[keep] * sample_rate
-    vectors = head_frame(listener, images.positions[keep])
-    index = hrtf.nearest_index_of_vectors(vectors)
+    indices, weights = hrtf.interpolation_weights(head_frame(listener, images.positions[keep]))
+    ear_delays = delay_samples[:, None] + np.einsum(
+        "nk,nke->ne", weights, hrtf.delays_samples[indices]
+    )
 
     half = FRACTIONAL_DELAY_HALF_TAPS
-    length = int(np.ceil(delay_samples.max())) + hrtf.taps + 2 * half + 2
+    length = int(np.ceil(ear_delays.max())) + hrtf.taps + 2 * half + 2
     per_band = np.zeros((2, N_BANDS, length))
-    _accumulate(per_band, hrtf.hrirs, index, delay_samples, gains, half)
+    _accumulate(per_band, hrtf.minimum_phase, indices, weights, ear_delays, gains, half)
     return band_sum(per_band, sample_rate=sample_rate)
+
+
+def early_brir(
+    images: ImageSources,
+    listener: Pose,
+    hrtf: Hrtf,
+    *,
+    sample_rate: int,
+    cut_s: float = np.inf,
+    fade_s: float = 0.0,
+) -> np.ndarray:
+    """The direct sound and the reflections of one source, as a two-ear impulse response.
+
+    Parameters
+    ----------
+    images, listener, hrtf, sample_rate, cut_s, fade_s
+        As for :func:`reflections_brir`; the direct sound (order 0) is always kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (2, L), row 0 the left ear, time 0 at emission.
+    """
+    reflections = reflections_brir(
+        images, listener, hrtf, sample_rate=sample_rate, cut_s=cut_s, fade_s=fade_s
+    )
+    direct = np.flatnonzero(images.orders == 0)
+    if direct.size == 0:
+        return reflections
+    k = int(direct[0])
+    sound = direct_sound(
+        hrtf,
+        head_frame(listener, images.positions[k : k + 1])[0],
+        images.delays_s[k] * sample_rate,
+        images.gains[k],
+    )
+    return add_at(reflections, sound.response, sound.start)
+
+
+def add_at(base: np.ndarray, block: np.ndarray, start: int) -> np.ndarray:
+    """``base`` (2, L) with ``block`` (2, n) added from sample ``start``, grown to fit.
+
+    Samples of ``block`` before 0 are dropped.
+    """
+    if start < 0:
+        block = block[:, -start:]
+        start = 0
+    length = max(base.shape[1], start + block.shape[1])
+    out = np.zeros((2, length))
+    out[:, : base.shape[1]] = base
+    out[:, start : start + block.shape[1]] += block
+    return out
+
+
+@njit(cache=True)
+def _mix_minimum_phase(
+    minimum_phase: np.ndarray, indices: np.ndarray, weights: np.ndarray, out: np.ndarray
+) -> None:
+    # out (2, taps) = sum_k weights[k] * minimum_phase[indices[k]]
+    out[:, :] = 0.0
+    for k in range(indices.size):
+        w = weights[k]
+        if w != 0.0:
+            h = minimum_phase[indices[k]]
+            for e in range(2):
+                for t in range(h.shape[1]):
+                    out[e, t] += w * h[e, t]
+
+
+@njit(cache=True)
+def _direct(
+    out: np.ndarray,
+    start: int,
+    minimum_phase: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    delays: np.ndarray,
+    air: np.ndarray,
+    half: int,
+) -> None:
+    # out[e, i - start] += (air * fractional delay(delays[e]) * mixed minimum phase)[i].
+    n_taps = minimum_phase.shape[2]
+    h = np.empty((2, n_taps))
+    _mix_minimum_phase(minimum_phase, indices, weights, h)
+    air_half = (air.size - 1) // 2
+    kernel = np.empty(2 * half)
+    combined = np.empty(air.size + 2 * half - 1)
+    for e in range(2):
+        whole = int(np.floor(delays[e]))
+        fractional_delay_kernel(delays[e] - whole, half, kernel)
+        combined[:] = 0.0
+        for a in range(air.size):
+            for j in range(2 * half):
+                combined[a + j] += air[a] * kernel[j]
+        first = whole - half + 1 - air_half - start
+        for c in range(combined.size):
+            g = combined[c]
+            base = first + c
+            for t in range(n_taps):
+                out[e, base + t] += g * h[e, t]
 
 
 @njit(cache=True)
 def _accumulate(
     out: np.ndarray,
-    hrirs: np.ndarray,
-    index: np.ndarray,
-    delay_samples: np.ndarray,
+    minimum_phase: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    ear_delays: np.ndarray,
     gains: np.ndarray,
     half: int,
 ) -> None:
-    # out (2, bands, L) += gains[n, band] * (hrir[index[n]] delayed by delay_samples[n]).
-    n_taps = hrirs.shape[2]
+    # out (2, bands, L) += gains[n, band] * (mixed minimum phase of image n, each ear
+    # delayed by ear_delays[n, ear]).
+    n_taps = minimum_phase.shape[2]
     n_bands = out.shape[1]
     length = out.shape[2]
     width = 2 * half
     kernel = np.empty(width)
-    shifted = np.empty((2, n_taps + width - 1))
-    for n in range(index.size):
-        whole = int(np.floor(delay_samples[n]))
-        frac = delay_samples[n] - whole
-        # Windowed sinc (cos^2 window) at taps j - frac, j = -half + 1 .. half; normalised
-        # to unit sum so that a reflection's low-frequency level does not depend on frac.
-        total = 0.0
-        for j in range(width):
-            x = (j - half + 1) - frac
-            if abs(x) < 1e-12:
-                s = 1.0
-            else:
-                s = np.sin(np.pi * x) / (np.pi * x)
-            w = np.cos(0.5 * np.pi * x / half)
-            kernel[j] = s * w * w
-            total += kernel[j]
-        for j in range(width):
-            kernel[j] /= total
-        h = hrirs[index[n]]
-        shifted[:, :] = 0.0
+    h = np.empty((2, n_taps))
+    shifted = np.empty(n_taps + width - 1)
+    for n in range(indices.shape[0]):
+        _mix_minimum_phase(minimum_phase, indices[n], weights[n], h)
         for e in range(2):
+            whole = int(np.floor(ear_delays[n, e]))
+            fractional_delay_kernel(ear_delays[n, e] - whole, half, kernel)
+            shifted[:] = 0.0
             for t in range(n_taps):
                 v = h[e, t]
                 if v != 0.0:
                     for j in range(width):
-                        shifted[e, t + j] += v * kernel[j]
-        start = whole - half + 1
-        for b in range(n_bands):
-            g = gains[n, b]
-            for e in range(2):
+                        shifted[t + j] += v * kernel[j]
+            first = whole - half + 1
+            for b in range(n_bands):
+                g = gains[n, b]
                 for t in range(n_taps + width - 1):
-                    i = start + t
+                    i = first + t
                     if 0 <= i < length:
-                        out[e, b, i] += g * shifted[e, t]
+                        out[e, b, i] += g * shifted[t]

@@ -19,8 +19,10 @@ LISTENER = (5.0, 4.0, 1.7)
 
 
 def _itd_seconds(mix: np.ndarray) -> float:
-    """Interaural time difference by cross-correlation; positive when the left ear leads."""
-    left, right = mix[0], mix[1]
+    """Interaural time difference by cross-correlation of the ears' signals below 1.5 kHz
+    (where the ear reads time differences); positive when the left ear leads."""
+    sos = butter(4, 1500.0, "lowpass", fs=SAMPLE_RATE, output="sos")
+    left, right = sosfiltfilt(sos, np.asarray(mix, dtype=np.float64), axis=-1)
     max_lag = round(0.0015 * SAMPLE_RATE)
     full = correlate(right, left, mode="full", method="fft")
     centre = left.size - 1

@@ -47,8 +47,10 @@ OMNI = Hrtf(
 
 
 def _itd_ms(binaural: np.ndarray) -> float:
-    """Lag of the left ear behind the right, ms, by cross-correlation within +/-1.5 ms."""
-    left, right = binaural.astype(np.float64)
+    """Lag of the left ear behind the right, ms, by cross-correlation within +/-1.5 ms of
+    the ears' signals below 1.5 kHz, where the ear reads time differences."""
+    sos = butter(4, 1500.0, "lowpass", fs=FS, output="sos")
+    left, right = sosfiltfilt(sos, binaural.astype(np.float64), axis=-1)
     c = correlate(left, right, mode="full")
     lags = np.arange(-right.size + 1, left.size)
     near = np.abs(lags) <= 1.5e-3 * FS
