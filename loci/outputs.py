@@ -72,7 +72,23 @@ def write_wav(
         raise ValueError(f"{path}: refusing to write audio with NaN or Inf samples")
     frames = data.T if data.ndim == 2 else data
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, frames, sample_rate, subtype=_SUBTYPES[audio_format])
+    channels = 1 if frames.ndim == 1 else frames.shape[1]
+    subtype = _SUBTYPES[audio_format]
+    with sf.SoundFile(path, "w", samplerate=sample_rate, channels=channels, subtype=subtype) as f:
+        if subtype == "FLOAT":
+            _omit_peak_chunk(f)
+        f.write(frames)
+
+
+#: sndfile.h's SFC_SET_ADD_PEAK_CHUNK: whether a float file gets a PEAK chunk.
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+
+def _omit_peak_chunk(handle: sf.SoundFile) -> None:
+    # libsndfile stamps a float WAV's PEAK chunk with the wall-clock time, so the same
+    # audio written a second later gave other bytes: outputs must depend only on the
+    # scene and its seed. The chunk is optional (peaks are in the data anyway).
+    sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, sf._snd.SF_FALSE)
 
 
 def write_json(path: Path, data: object) -> None:

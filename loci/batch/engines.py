@@ -29,6 +29,16 @@ Finished = list[tuple[Hashable, JobOutcome]]
 
 RAY_INSTALL_HINT = 'pip install "genius-loci[ray]"'
 
+#: Thread pools of the numeric libraries, one thread each in a local worker: the pool
+#: already runs one job per core, and more threads than cores make every job slower
+#: (Ray sets ``OMP_NUM_THREADS`` for its workers itself). A value the user set is kept.
+_ONE_THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
 
 class RayMissingError(RuntimeError):
     """``--engine ray`` was asked for but Ray is not installed."""
@@ -69,6 +79,9 @@ class LocalEngine:
 
     def _executor(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
+            # Spawned workers copy this process's environment when they start.
+            for name in _ONE_THREAD_ENV:
+                os.environ.setdefault(name, "1")
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
