@@ -6,7 +6,7 @@ from generation.ambience import AMBIENCE_KINDS, make_ambience
 from generation.arranger import compose
 from generation.midi import score_to_pretty_midi, write_midi
 from generation.planner import make_plan, plan_to_dict, style_to_dict
-from generation.synthesize import default_soundfont, synthesize
+from generation.synthesize import default_soundfont, synthesize, synthesize_window
 from generation.types import (
     SAMPLE_RATE,
     Decision,
@@ -43,6 +43,7 @@ __all__ = [
     "score_to_pretty_midi",
     "style_to_dict",
     "synthesize",
+    "synthesize_window",
     "understand",
     "write_midi",
 ]

@@ -23,10 +23,18 @@ def score_to_pretty_midi(score: Score) -> pretty_midi.PrettyMIDI:
     return midi
 
 
-def part_to_midi_bytes(part: Part, plan: MusicPlan) -> bytes:
-    """One part alone as the bytes of a Standard MIDI File."""
+def part_to_midi_bytes(part: Part, plan: MusicPlan, *, end_s: float | None = None) -> bytes:
+    """One part alone as the bytes of a Standard MIDI File.
+
+    ``end_s`` makes the file last at least that long (seconds), so that a synthesiser that
+    stops at the file's end lets the last notes ring out.
+    """
     midi = _empty(plan)
-    midi.instruments.append(_instrument(part))
+    instrument = _instrument(part)
+    if end_s is not None:
+        # A volume message that changes nothing, placed where the file should end.
+        instrument.control_changes.append(pretty_midi.ControlChange(7, 100, end_s))
+    midi.instruments.append(instrument)
     buffer = io.BytesIO()
     midi.write(buffer)
     return buffer.getvalue()

@@ -1,0 +1,685 @@
+"""The ``loci serve`` web application: the session WebSocket, health, metrics, the web page.
+
+Routes: ``GET /`` the web client, ``GET /web/{file}`` its scripts, ``GET /healthz``,
+``GET /metrics`` (Prometheus text), ``WS /v1/session`` (docs/protocol.md). FastAPI is
+imported here only, so ``loci --help`` never loads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from loci.serve import adapt, bars
+from loci.serve.frames import FrameMeter, measure_frame
+from loci.serve.generator import Generator
+from loci.serve.limits import Limits, TokenBucket
+from loci.serve.metrics import Metrics
+from loci.serve.music import MusicScheduler
+from loci.serve.protocol import (
+    PROTOCOL_VERSION,
+    Bye,
+    ErrorMessage,
+    Hello,
+    PoseMessage,
+    ProtocolError,
+    decode_frame,
+    parse_text,
+    pose_from_webxr,
+)
+from loci.serve.session import AudioEngine, BlockRenderer, Session
+from scene.environment import Environment, Feature
+from scene.errors import SceneError
+from scene.model import Pose, Room
+
+__all__ = ["RendererFactory", "ServeConfig", "Server", "create_app"]
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+#: Builds a session's spatial renderer: (room, sources, block_size, listener, positions,
+#: seed) -> renderer. The default is ``spatial.stream.StreamRenderer``.
+RendererFactory = Callable[..., BlockRenderer]
+
+_CLOSE_POLICY = 1008
+_CLOSE_TOO_BIG = 1009
+_CLOSE_INTERNAL = 1011
+_CLOSE_TRY_LATER = 1013
+_ERROR_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How a server runs.
+
+    Attributes
+    ----------
+    token
+        When set, a session must present it (hello ``token`` or the ``token`` query
+        parameter) and ``/metrics`` needs it as a bearer token.
+    limits
+        Sizes, rates and counts (see :class:`loci.serve.limits.Limits`).
+    workers
+        Generation worker processes (0: one thread in the server's process).
+    sources
+        Source slots per session (stems take a free one when they enter).
+    soundfont
+        A General MIDI ``.sf2``; None uses the default font.
+    output_gain_db
+        Gain from the spatial renderer to the wire, dB (a limiter keeps it under 0 dBFS).
+    """
+
+    token: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 1
+    sources: int = 8
+    soundfont: str | None = None
+    output_gain_db: float = 6.0
+
+
+def _default_renderer(
+    room: Room,
+    *,
+    sources: int,
+    block_size: int,
+    listener: Pose,
+    positions: Sequence[tuple[float, float, float]],
+    seed: int,
+) -> BlockRenderer:
+    from spatial.stream import StreamRenderer
+
+    return StreamRenderer(
+        room,
+        sources=sources,
+        block_size=block_size,
+        listener=listener,
+        positions=positions,
+        seed=seed,
+    )
+
+
+class Server:
+    """The sessions of one server, its generation pool, its audio clock and its metrics."""
+
+    def __init__(self, config: ServeConfig, *, renderer_factory: RendererFactory | None) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.metrics = Metrics()
+        self.engine = AudioEngine()
+        self.generator: Generator | None = None
+        self._renderer_factory = renderer_factory or _default_renderer
+        self._engine_task: asyncio.Task | None = None
+        self._reserved = 0
+        self._numbers = 0
+
+    async def start(self) -> None:
+        """Start the audio clock and the generation workers (they warm up at once)."""
+        self.generator = Generator(workers=self.config.workers)
+        self.generator.warm_up(bars.warm_up)
+        self._engine_task = asyncio.create_task(self.engine.run())
+
+    async def stop(self) -> None:
+        """Stop everything (sessions end with the connections)."""
+        if self._engine_task is not None:
+            self._engine_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._engine_task
+        if self.generator is not None:
+            self.generator.close()
+
+    def authorised(self, token: str | None) -> bool:
+        """True when no token is set, or ``token`` is it (compared in constant time)."""
+        expected = self.config.token
+        if expected is None:
+            return True
+        return token is not None and hmac.compare_digest(token.encode(), expected.encode())
+
+    # --- one connection -----------------------------------------------------------------
+
+    async def handle(self, websocket: WebSocket) -> None:
+        """Serve one WebSocket connection from handshake to close."""
+        query_token = websocket.query_params.get("token")
+        if query_token is not None and not self.authorised(query_token):
+            self.metrics.sessions_refused["unauthorized"] += 1
+            await websocket.close(code=_CLOSE_POLICY)  # before accept: HTTP 403
+            return
+        await websocket.accept()
+        connection = _Connection(self, websocket, query_token)
+        try:
+            await connection.run()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await connection.finish()
+
+
+class _Connection:
+    """One client from hello to close: its session, its limits, its messages."""
+
+    def __init__(self, server: Server, websocket: WebSocket, query_token: str | None) -> None:
+        self.server = server
+        self.ws = websocket
+        self.query_token = query_token
+        self.limits = server.limits
+        self.metrics = server.metrics
+        now = time.monotonic()
+        self.buckets = {
+            "pose": TokenBucket(self.limits.pose_rate_hz, self.limits.pose_burst, now=now),
+            "frame": TokenBucket(self.limits.frame_rate_hz, self.limits.frame_burst, now=now),
+            "control": TokenBucket(self.limits.control_rate_hz, self.limits.control_burst, now=now),
+        }
+        self.session: Session | None = None
+        self.scheduler: MusicScheduler | None = None
+        self.reserved = False
+        self.bad = 0
+        self.dropped = 0
+        self.last_error: dict[str, float] = {}
+        self.sender: asyncio.Task | None = None
+        self.hello: Hello | None = None
+        self.anchor: Pose | None = None
+        self.frames = FrameMeter()
+        self.base_environment: Environment | None = None
+        self.tasks: set[asyncio.Task] = set()
+        self.closing = False
+
+    async def run(self) -> None:
+        hello = await self._hello()
+        if hello is None:
+            return
+        await self._open(hello)
+        if self.session is None:
+            return
+        self.sender = asyncio.create_task(self._send_loop())
+        await self._receive_loop()
+
+    # --- hello --------------------------------------------------------------------------
+
+    async def _hello(self) -> Hello | None:
+        try:
+            message = await asyncio.wait_for(self.ws.receive(), self.limits.hello_timeout_s)
+        except TimeoutError:
+            await self._fatal("hello_timeout", f"no hello within {self.limits.hello_timeout_s} s")
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        if text is None:
+            await self._fatal("hello_required", "the first message must be a JSON hello")
+            return None
+        if len(text.encode()) > self.limits.max_text_bytes:
+            await self._fatal(
+                "message_too_large",
+                f"hello: {len(text.encode())} bytes; the limit is {self.limits.max_text_bytes}",
+            )
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None
+        if isinstance(data, dict) and data.get("type") == "hello":
+            version = data.get("protocol")
+            if version != PROTOCOL_VERSION:
+                await self._fatal(
+                    "unsupported_version",
+                    f"hello: protocol: got {version!r}; this server speaks {PROTOCOL_VERSION}",
+                )
+                return None
+        try:
+            hello = parse_text(text)
+        except ProtocolError as error:
+            await self._fatal(error.code, str(error))
+            return None
+        if not isinstance(hello, Hello):
+            await self._fatal(
+                "hello_required", f"the first message must be a hello; got {hello.type}"
+            )
+            return None
+        if not self.server.authorised(hello.token or self.query_token):
+            self.metrics.sessions_refused["unauthorized"] += 1
+            await self._fatal("unauthorized", "hello: token: missing or wrong")
+            return None
+        return hello
+
+    async def _open(self, hello: Hello) -> None:
+        server = self.server
+        if len(server.engine.sessions) + server._reserved >= self.limits.max_sessions:
+            self.metrics.sessions_refused["server_full"] += 1
+            await self._fatal(
+                "server_full",
+                f"this server serves at most {self.limits.max_sessions} sessions",
+                close_code=_CLOSE_TRY_LATER,
+            )
+            return
+        server._reserved += 1
+        self.reserved = True
+        from loci.serve.places import scene_for_hello
+        from scene.perception import perceive
+
+        try:
+            scene = scene_for_hello(
+                scene_text=hello.scene,
+                place=hello.place,
+                instruction=hello.instruction,
+                seed=hello.seed,
+            )
+            environment = perceive(scene)
+        except SceneError as error:
+            await self._fatal("bad_scene", str(error))
+            return
+        if hello.place and environment.place_tags is None:
+            words = tuple(w for w in hello.place.replace(",", " ").split() if w.isalpha())
+            if words:
+                environment = replace(
+                    environment, place_tags=Feature(words[:8], "words", "hello: place")
+                )
+        self.hello = hello
+        self.anchor = scene.listener
+        self.base_environment = environment
+        server._numbers += 1
+        number = server._numbers
+        config = server.config
+        positions = [scene.listener.position] * config.sources
+        renderer = await asyncio.to_thread(
+            server._renderer_factory,
+            scene.room,
+            sources=config.sources,
+            block_size=hello.block_size,
+            listener=scene.listener,
+            positions=positions,
+            seed=hello.seed,
+        )
+        holder: dict[str, Session] = {}
+        request = adapt.MusicRequest(scene.instruction or "a calm, warm piece", seed=hello.seed)
+        scheduler = MusicScheduler(
+            generator=server.generator,  # type: ignore[arg-type]
+            request=request,
+            environment=environment,
+            listener=scene.listener,
+            room=scene.room,
+            slots=config.sources,
+            on_position=renderer.set_source_position,
+            time_of=lambda sample: (
+                holder["session"].time_of(sample)
+                if "session" in holder
+                else time.monotonic() + sample / 48_000
+            ),
+            metrics=self.metrics,
+            soundfont=config.soundfont,
+        )
+        self.scheduler = scheduler
+        await scheduler.start()
+        session = Session(
+            number=number,
+            block_size=hello.block_size,
+            audio_format=hello.format,
+            renderer=renderer,
+            scheduler=scheduler,
+            metrics=self.metrics,
+            send_queue_blocks=self.limits.send_queue_blocks,
+            output_gain=10 ** (config.output_gain_db / 20),
+        )
+        holder["session"] = session
+        session.on_bar = self._send_state
+        self.session = session
+        server._reserved -= 1
+        self.reserved = False
+        self.metrics.sessions += 1
+        self.metrics.sessions_total += 1
+        self._send_state()
+        server.engine.add(session)
+
+    # --- messages -----------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        while not self.closing:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if getattr(self.session, "failed", None) is not None:
+                await self._fatal("internal", f"rendering failed: {self.session.failed}")  # type: ignore[union-attr]
+                return
+            text, data = message.get("text"), message.get("bytes")
+            try:
+                if text is not None:
+                    if len(text) > self.limits.max_text_bytes // 4 and (
+                        len(text.encode()) > self.limits.max_text_bytes
+                    ):
+                        raise ProtocolError(
+                            "message_too_large",
+                            f"text message of {len(text.encode())} bytes; the limit is "
+                            f"{self.limits.max_text_bytes}",
+                        )
+                    if await self._text(text):
+                        return
+                elif data is not None:
+                    if len(data) > self.limits.max_frame_bytes:
+                        raise ProtocolError(
+                            "message_too_large",
+                            f"binary message of {len(data)} bytes; the limit is "
+                            f"{self.limits.max_frame_bytes}",
+                        )
+                    self._frame(data)
+            except ProtocolError as error:
+                if error.code == "rate_limited":
+                    self.dropped += 1
+                    if self.dropped > self.limits.max_dropped:
+                        await self._fatal("rate_limited", f"{self.dropped} messages over the rate")
+                        return
+                    self._error(error.code, str(error), throttle=True)
+                    continue
+                self.bad += 1
+                if self.bad > self.limits.max_bad_messages:
+                    await self._fatal(
+                        "too_many_errors", f"{self.bad} bad messages; the last: {error}"
+                    )
+                    return
+                self._error(error.code, str(error))
+
+    def _take(self, kind: str) -> None:
+        if not self.buckets[kind].take(time.monotonic()):
+            limit = getattr(self.limits, f"{kind}_rate_hz")
+            raise ProtocolError(
+                "rate_limited", f"{kind} messages faster than {limit:g} a second: dropped"
+            )
+
+    async def _text(self, text: str) -> bool:
+        """Handle a text message; True when the session should end."""
+        kind = _peek_type(text)
+        self.metrics.messages[kind if kind in ("pose", "control", "bye", "hello") else "bad"] += 1
+        if kind in ("pose", "control"):
+            self._take(kind)
+        message = parse_text(text)
+        if isinstance(message, PoseMessage):
+            pose = pose_from_webxr(
+                message.webxr(),
+                anchor=self.anchor,
+                reference_space=self.hello.reference_space,  # type: ignore[arg-type, union-attr]
+            )
+            self.session.set_pose(pose, message.t)  # type: ignore[union-attr]
+        elif isinstance(message, Bye):
+            return True
+        elif isinstance(message, Hello):
+            raise ProtocolError("bad_message", "hello: this session has already said hello")
+        else:
+            self._control(message)
+        return False
+
+    def _control(self, control) -> None:
+        scheduler = self.scheduler
+        assert scheduler is not None  # set before messages are read
+        action = control.action
+        if action == "volume":
+            scheduler.note(scheduler.set_volume(control.value))
+        elif action == "tempo":
+            scheduler.set_tempo(change=control.change, bpm=control.bpm)
+        elif action == "energy":
+            scheduler.set_energy(control.value)
+        elif action == "mute":
+            scheduler.set_mute(control.stem, control.muted)
+        elif action == "solo":
+            scheduler.set_solo(control.stem)
+        elif action == "move_source":
+            position = pose_from_webxr(
+                _webxr(control.position),
+                anchor=self.anchor,  # type: ignore[arg-type]
+                reference_space=self.hello.reference_space,  # type: ignore[union-attr]
+            ).position
+            scheduler.note(scheduler.move(control.stem, position))
+        elif action in ("style", "instruction", "like", "dislike"):
+            request = scheduler.request
+            if action == "style":
+                request = replace(request, style_words=(*request.style_words, control.words)[-4:])
+                why = f"style words: {control.words}"
+            elif action == "instruction":
+                request = replace(request, instruction=control.text, style_words=())
+                why = f"new instruction: {control.text}"
+            elif action == "like":
+                request = replace(request, taste=adapt.liked(request.taste, scheduler.plan))
+                scheduler.request = request
+                scheduler.note(f"liked: {request.taste.notes[-1]}")
+                self._send_state()
+                return
+            else:
+                request = replace(
+                    request,
+                    taste=adapt.disliked(
+                        request.taste, scheduler.plan, arousal=_arousal(scheduler.plan)
+                    ),
+                )
+                why = f"disliked: {request.taste.notes[-1]}"
+            self._spawn(scheduler.replan(request, why))
+            return
+        self._send_state()
+
+    def _frame(self, data: bytes) -> None:
+        self.metrics.messages["frame"] += 1
+        self._take("frame")
+        frame = decode_frame(data)
+        self._spawn(self._measure(frame))
+
+    async def _measure(self, frame) -> None:
+        try:
+            measured = await asyncio.to_thread(measure_frame, frame)
+        except ProtocolError as error:
+            self.bad += 1
+            self._error(error.code, str(error))
+            return
+        self.frames.add(measured)
+        change = self.frames.change()
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        environment = self.frames.environment(self.base_environment)  # type: ignore[arg-type]
+        if change is not None:
+            self.frames.planned(measured.t)
+            await scheduler.place_changed(environment, f"the place changed: {change}")
+            self._send_state()
+        else:
+            scheduler.environment = environment
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(self._guarded(coroutine))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _guarded(self, coroutine) -> None:
+        try:
+            await coroutine
+            self._send_state()
+        except ProtocolError as error:
+            self._error(error.code, str(error))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._error("internal", f"{type(error).__name__}: {error}")
+
+    # --- sending ------------------------------------------------------------------------
+
+    def _send_state(self) -> None:
+        if self.session is None or self.scheduler is None:
+            return
+        sample = self.session.sequence * self.session.block_size
+        state = {
+            "type": "state",
+            "protocol": PROTOCOL_VERSION,
+            "session": self.session.number,
+            "sample_rate": 48_000,
+            "block_size": self.session.block_size,
+            "format": self.session.format,
+            "sample": sample,
+            **self.scheduler.describe(),
+            "environment": self.scheduler.environment.to_dict(),
+            "volume": float(
+                self.scheduler.volume(self.session.sequence * self.session.block_size, 1)[0]
+            ),
+        }
+        self.session.send_text(json.dumps(state, default=_json_default, ensure_ascii=False))
+
+    def _error(self, code: str, message: str, *, throttle: bool = False) -> None:
+        self.metrics.errors[code] += 1
+        now = time.monotonic()
+        if throttle and now - self.last_error.get(code, -math.inf) < _ERROR_EVERY_S:
+            return
+        self.last_error[code] = now
+        text = ErrorMessage(code=code, message=message).model_dump_json()
+        if self.session is not None:
+            self.session.send_text(text)
+        else:
+            self._spawn(self._send_now(text))
+
+    async def _send_now(self, text: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.send_text(text)
+
+    async def _fatal(self, code: str, message: str, *, close_code: int = _CLOSE_POLICY) -> None:
+        self.metrics.errors[code] += 1
+        self.closing = True
+        text = ErrorMessage(code=code, message=message, fatal=True).model_dump_json()
+        with contextlib.suppress(Exception):
+            await self.ws.send_text(text)
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=close_code, reason=code)
+
+    async def _send_loop(self) -> None:
+        session = self.session
+        assert session is not None
+        while True:
+            if not session.outbox:
+                session.ready.clear()
+                try:
+                    await asyncio.wait_for(session.ready.wait(), self.limits.slow_client_s)
+                except TimeoutError:
+                    continue
+            item = session.outbox.popleft()
+            try:
+                send = (
+                    self.ws.send_bytes(item) if isinstance(item, bytes) else self.ws.send_text(item)
+                )
+                await asyncio.wait_for(send, self.limits.slow_client_s)
+            except TimeoutError:
+                await self._fatal("too_slow", "the client did not read its audio")
+                return
+            except Exception:
+                return
+
+    async def finish(self) -> None:
+        """Remove the session and stop its work, whatever ended the connection."""
+        self.closing = True
+        server = self.server
+        if self.reserved:
+            server._reserved -= 1
+            self.reserved = False
+        if self.session is not None:
+            server.engine.remove(self.session)
+            self.metrics.sessions -= 1
+        if self.scheduler is not None:
+            self.scheduler.close()
+        for task in (*self.tasks, self.sender):
+            if task is not None:
+                task.cancel()
+        if self.ws.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+
+def _peek_type(text: str) -> str:
+    head = text[:64]
+    for kind in ("pose", "control", "bye", "hello"):
+        if f'"type":"{kind}"' in head.replace(" ", ""):
+            return kind
+    return "other"
+
+
+def _webxr(position: tuple[float, float, float]):
+    from loci.serve.protocol import WebXRPose
+
+    return WebXRPose(position=position)
+
+
+def _arousal(plan) -> float:
+    """How lively a plan sounds, about -1..1, from its tempo (the words are not re-read:
+    understanding Chinese loads a dictionary, which must not stall the audio)."""
+    return max(-1.0, min(1.0, (plan.tempo_bpm - 100.0) / 40.0))
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "item"):
+        return value.item()  # numpy scalars
+    return str(value)
+
+
+def create_app(
+    config: ServeConfig | None = None, *, renderer_factory: RendererFactory | None = None
+) -> FastAPI:
+    """The FastAPI application of a server.
+
+    Parameters
+    ----------
+    config
+        See :class:`ServeConfig`.
+    renderer_factory
+        Builds each session's spatial renderer; None uses ``spatial.stream.StreamRenderer``.
+    """
+    server = Server(config or ServeConfig(), renderer_factory=renderer_factory)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    app = FastAPI(title="genius-loci", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.server = server
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    @app.get("/web/{name}", include_in_schema=False)
+    async def web_file(name: str) -> Response:
+        path = WEB_DIR / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            return PlainTextResponse("not found", status_code=404)
+        media = "text/javascript" if name.endswith(".js") else "text/css"
+        return FileResponse(path, media_type=media)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "protocol": PROTOCOL_VERSION,
+                "sessions": len(server.engine.sessions),
+                "max_sessions": server.limits.max_sessions,
+            }
+        )
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        if server.config.token is not None:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not server.authorised(given or request.query_params.get("token")):
+                return PlainTextResponse("unauthorized\n", status_code=401)
+        return PlainTextResponse(
+            server.metrics.render_text(), media_type="text/plain; version=0.0.4"
+        )
+
+    @app.websocket("/v1/session")
+    async def session(websocket: WebSocket) -> None:
+        await server.handle(websocket)
+
+    return app

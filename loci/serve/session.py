@@ -1,0 +1,226 @@
+"""Audio of the sessions: one clock renders every session's blocks when they fall due.
+
+Block ``n`` of a session is due ``n`` block periods after its stream started. When it is
+due, the latest head pose goes to the spatial renderer, the music scheduler mixes the
+stems of that block into the renderer's source slots, and the binaural block is scaled by
+the listener's volume, kept under full scale, packed and queued for the client. A block
+queued more than one block period after it was due is a deadline miss. Rendering just in
+time is what keeps the head's motion within two blocks of the sound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from loci.serve.metrics import Metrics
+from loci.serve.music import SAMPLE_RATE, MusicScheduler
+from loci.serve.protocol import encode_audio
+from scene.model import Pose
+
+__all__ = ["AudioEngine", "BlockRenderer", "Session"]
+
+_CEILING = 0.98
+_RELEASE_PER_S = 10 ** (6 / 20)  # the limiter lets go at 6 dB a second
+_RESYNC_S = 0.5
+
+
+class BlockRenderer(Protocol):
+    """What a session needs of the spatial renderer (``spatial.stream.StreamRenderer``)."""
+
+    def set_listener(self, pose: Pose) -> None: ...
+
+    def set_source_position(self, index: int, position: tuple[float, float, float]) -> None: ...
+
+    def process(self, blocks: np.ndarray) -> np.ndarray: ...
+
+
+class Session:
+    """One listener's stream: its renderer, music, pose, and the queue of what to send.
+
+    Parameters
+    ----------
+    number
+        The session's number on this server.
+    block_size
+        Samples per channel in a block.
+    audio_format
+        ``"int16"`` or ``"float32"`` on the wire.
+    renderer
+        The spatial renderer (sources = the scheduler's slots).
+    scheduler
+        The session's music.
+    metrics
+        The server's metrics.
+    send_queue_blocks
+        Blocks kept for a client that reads slowly; older ones are dropped.
+    output_gain
+        Linear gain from the renderer's output to the wire, before the limiter.
+    """
+
+    def __init__(
+        self,
+        *,
+        number: int,
+        block_size: int,
+        audio_format: str,
+        renderer: BlockRenderer,
+        scheduler: MusicScheduler,
+        metrics: Metrics,
+        send_queue_blocks: int,
+        output_gain: float = 1.0,
+    ) -> None:
+        self.number = number
+        self.block_size = block_size
+        self.format = audio_format
+        self.renderer = renderer
+        self.scheduler = scheduler
+        self._metrics = metrics
+        self.period_s = block_size / SAMPLE_RATE
+        self.sequence = 0
+        self.start_time = time.monotonic()
+        self.outbox: deque[bytes | str] = deque()
+        self.ready = asyncio.Event()
+        self._queue_limit = send_queue_blocks
+        self._pose: Pose | None = None
+        self._pose_t = math.nan
+        self._output_gain = output_gain
+        self._limiter = 1.0
+        self._bar_key: tuple[int, int] | None = None
+        self.on_bar: Callable[[], None] | None = None
+        self.deadline_misses = 0
+        self.blocks = 0
+        self.dropped = 0
+        self.last_read = time.monotonic()
+
+    @property
+    def due(self) -> float:
+        """When the next block is due, ``time.monotonic()`` seconds."""
+        return self.start_time + self.sequence * self.period_s
+
+    def time_of(self, sample: int) -> float:
+        """When stream sample ``sample`` is rendered, ``time.monotonic()`` seconds."""
+        return self.start_time + sample / SAMPLE_RATE
+
+    def set_pose(self, pose: Pose, t: float) -> None:
+        """The head's latest pose (world frame) and its client timestamp; used next block."""
+        self._pose = pose
+        self._pose_t = t
+
+    def render_due(self, now: float) -> None:
+        """Render every block that is due at ``now``."""
+        if now - self.due > _RESYNC_S:
+            # The machine stalled (or a debugger held it): the blocks of the stall are
+            # lost; the stream goes on from now, its samples still continuous.
+            skipped = int((now - self.due) / self.period_s)
+            self.start_time += skipped * self.period_s
+            self.deadline_misses += skipped
+            self._metrics.deadline_misses += skipped
+        while self.due <= now:
+            self._render_one()
+            now = time.monotonic()
+
+    def _render_one(self) -> None:
+        started = time.monotonic()
+        due = self.due
+        frames = self.block_size
+        start = self.sequence * frames
+        if self._pose is not None:
+            self.renderer.set_listener(self._pose)
+            pose_t, self._pose = self._pose_t, None
+            self._sent_pose_t = pose_t
+        stems = self.scheduler.mix(start, frames)
+        binaural = self.renderer.process(stems)
+        binaural = binaural * (self.scheduler.volume(start, frames) * self._output_gain)
+        binaural = self._limit(np.nan_to_num(binaural, nan=0.0, posinf=0.0, neginf=0.0))
+        payload = encode_audio(
+            binaural,
+            sequence=self.sequence,
+            sample_index=start,
+            server_time=time.time(),
+            pose_t=getattr(self, "_sent_pose_t", math.nan),
+            audio_format=self.format,  # type: ignore[arg-type]
+        )
+        self._push(payload)
+        self.sequence += 1
+        self.blocks += 1
+        finished = time.monotonic()
+        self._metrics.observe_render(finished - started)
+        if finished > due + self.period_s:
+            self.deadline_misses += 1
+            self._metrics.deadline_misses += 1
+        key = self.scheduler.bar_key(start + frames)
+        if key != self._bar_key:
+            self._bar_key = key
+            if self.on_bar is not None:
+                self.on_bar()
+
+    def _limit(self, block: np.ndarray) -> np.ndarray:
+        """Keep the block under the ceiling with a gain that drops at once and recovers slowly."""
+        peak = float(np.max(np.abs(block))) if block.size else 0.0
+        recovered = min(1.0, self._limiter * _RELEASE_PER_S ** (self.period_s))
+        target = min(recovered, _CEILING / peak) if peak > 0 else recovered
+        ramp = np.linspace(self._limiter, target, block.shape[1], dtype=np.float32)
+        # The ramp starts at the old gain; where that would pass the ceiling, the new one
+        # holds for the whole block instead.
+        if self._limiter * peak > _CEILING:
+            ramp[:] = target
+        self._limiter = target
+        return (block * ramp).astype(np.float32)
+
+    def _push(self, item: bytes | str) -> None:
+        self.outbox.append(item)
+        while len(self.outbox) > self._queue_limit:
+            dropped = self.outbox.popleft()
+            if isinstance(dropped, bytes):
+                self.dropped += 1
+                self._metrics.blocks_dropped += 1
+        self.ready.set()
+
+    def send_text(self, text: str) -> None:
+        """Queue a JSON message for the client, in order with the audio."""
+        self._push(text)
+
+
+class AudioEngine:
+    """The one clock of a server: renders each session's blocks as they fall due."""
+
+    def __init__(self) -> None:
+        self.sessions: list[Session] = []
+        self._wake = asyncio.Event()
+
+    def add(self, session: Session) -> None:
+        """Start a session's stream now."""
+        session.start_time = time.monotonic()
+        self.sessions.append(session)
+        self._wake.set()
+
+    def remove(self, session: Session) -> None:
+        """Stop rendering a session."""
+        if session in self.sessions:
+            self.sessions.remove(session)
+
+    async def run(self) -> None:
+        """Render forever (until cancelled)."""
+        while True:
+            if not self.sessions:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            now = time.monotonic()
+            for session in list(self.sessions):
+                try:
+                    session.render_due(now)
+                except Exception as error:  # one broken session must not stop the others
+                    self.remove(session)
+                    session.failed = error  # type: ignore[attr-defined]
+                    session.ready.set()
+            if self.sessions:
+                wait = min(s.due for s in self.sessions) - time.monotonic()
+                await asyncio.sleep(max(0.0, wait))
