@@ -1,7 +1,8 @@
 """The ``loci`` command.
 
 Exit status: 0 on success, 2 for a problem with the user's input (the message names the
-file, the field and the value), 1 for anything else. Heavy libraries are imported only
+file, the field and the value), 3 for an instruction that the content policy refuses
+(docs/safety.md; nothing is written), 1 for anything else. Heavy libraries are imported only
 inside the commands, so ``loci --help`` answers at once.
 """
 
@@ -17,6 +18,11 @@ __all__ = ["main"]
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 3
+
+#: Choices of ``--backend`` (what writes the score); ``loci.pipeline.BACKENDS`` holds the
+#: same names (a test checks), kept apart so that ``loci --help`` imports nothing heavy.
+_BACKENDS: tuple[str, ...] = ("rules", "lm")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--loop", action="store_true", help="a seamless loop, rounded to whole bars"
     )
+    _add_backend_options(render)
     render.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     render.set_defaults(run=_run_render)
 
@@ -88,7 +95,30 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument(
         "--loop", action="store_true", help="a seamless loop, rounded to whole bars"
     )
+    _add_backend_options(compose)
     compose.set_defaults(run=_run_compose)
+
+    train = commands.add_parser(
+        "train",
+        help="train or fine-tune the music language model on a folder of scores",
+        description=(
+            "Read every MIDI, MusicXML, ABC and kern file under DATA_DIR (bad files are "
+            "skipped and counted), hold out a tenth of the pieces for validation, and train "
+            "the music LM that `--backend lm` uses: a new one, or the model given by --from "
+            "fine-tuned. OUT gets the model (config.json, model.safetensors, tokenizer), "
+            "training.json, TensorBoard logs in OUT/logs and, while training, a checkpoint "
+            "that a rerun of the same command resumes from."
+        ),
+    )
+    train.add_argument("data", type=Path, help="folder of score files (searched recursively)")
+    train.add_argument("-o", "--out", type=Path, required=True, help="output model folder")
+    train.add_argument(
+        "--from", dest="base", type=Path, help="fine-tune this model folder (e.g. the default)"
+    )
+    train.add_argument("--epochs", type=int, default=1, help="passes over the data (default 1)")
+    train.add_argument("--seed", type=int, default=0, help="seed of weights and batch order")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    train.set_defaults(run=_run_train)
 
     batch = commands.add_parser(
         "batch",
@@ -131,10 +161,75 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("path", type=Path, help="scene file, mesh file or folder of images")
     analyze.add_argument("--plot", type=Path, help="also draw a top view to this PNG")
     analyze.set_defaults(run=_run_analyze)
+
+    serve = commands.add_parser(
+        "serve",
+        help="live music for AR headsets and the browser, over a WebSocket",
+        description=(
+            "Serve live, head-tracked music: WebSocket /v1/session (docs/protocol.md), the "
+            "web client at /, /healthz and /metrics. Listens on 127.0.0.1 unless --host "
+            "says otherwise."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--token", help="a secret every session and /metrics must present")
+    serve.add_argument(
+        "--max-sessions", type=int, default=16, help="concurrent sessions (default 16)"
+    )
+    serve.add_argument(
+        "--workers", type=int, default=1, help="generation worker processes (default 1)"
+    )
+    serve.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
+    serve.set_defaults(run=_run_serve)
+
+    headset = commands.add_parser(
+        "headset",
+        help="replay a scan to a server as a headset would, and record what it hears",
+        description=(
+            "Replay a scan folder (transforms.json with images, depth and camera poses) to "
+            "a loci server at the scan's own rate: head poses at 60 Hz between its frames, "
+            "its frames at --fps. Writes OUT/heard.wav and OUT/latency.json (per-block "
+            "figures, motion to sound)."
+        ),
+    )
+    headset.add_argument("scan", type=Path, help="scan folder (with transforms.json)")
+    headset.add_argument(
+        "--url", default="ws://127.0.0.1:8765/v1/session", help="the server's session URL"
+    )
+    headset.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    headset.add_argument("--instruction", help="what to play (default: the server's choice)")
+    headset.add_argument("--place", help="place words, e.g. 'museum hall'")
+    headset.add_argument("--token", help="the server's token")
+    headset.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
+    headset.add_argument("--duration", type=float, help="seconds to play (default: the scan once)")
+    headset.set_defaults(run=_run_headset)
     return parser
 
 
+def _add_backend_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--backend",
+        choices=_BACKENDS,
+        default="rules",
+        help="what writes the score: the rules arranger (default) or the music LM",
+    )
+    command.add_argument(
+        "--model", type=Path, help="the lm backend's model folder (default: the shipped model)"
+    )
+
+
+def _backend_problem(args: argparse.Namespace) -> str | None:
+    if args.model is not None and args.backend != "lm":
+        return f"--model: needs --backend lm (got --backend {args.backend})"
+    if args.model is not None and not args.model.is_dir():
+        return f"--model: got {str(args.model)!r}; no such folder"
+    return None
+
+
 def _run_render(args: argparse.Namespace) -> int:
+    from generation.lm.model import LMError
+    from generation.safety import RefusedInstruction
     from scene.errors import SceneError
 
     if args.duration is not None and not (0 < args.duration <= 3600):
@@ -143,6 +238,8 @@ def _run_render(args: argparse.Namespace) -> int:
         return _fail_input(f"--lufs: got {args.lufs}; must be between -70 and -5 LUFS")
     if args.soundfont is not None and not args.soundfont.is_file():
         return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
+    if (problem := _backend_problem(args)) is not None:
+        return _fail_input(problem)
     try:
         from loci.pipeline import STEPS, RenderOptions, render_file
 
@@ -153,10 +250,14 @@ def _run_render(args: argparse.Namespace) -> int:
             seed=args.seed,
             duration_s=args.duration,
             loop=args.loop,
+            backend=args.backend,
+            model_dir=args.model,
         )
         with _progress(STEPS, quiet=args.quiet) as step:
             result = render_file(args.scene, args.out, options=options, progress=step)
-    except SceneError as error:
+    except RefusedInstruction as error:
+        return _refuse(error)
+    except (SceneError, LMError) as error:
         return _fail_input(str(error))
     music = f"{result.key}, {result.tempo_bpm:.0f} bpm, " if result.key else ""
     print(
@@ -177,22 +278,64 @@ def _run_compose(args: argparse.Namespace) -> int:
         return _fail_input("instruction: got ''; must contain words")
     if args.soundfont is not None and not args.soundfont.is_file():
         return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
+    if (problem := _backend_problem(args)) is not None:
+        return _fail_input(problem)
+    from generation.lm.model import LMError
+    from generation.safety import RefusedInstruction
     from loci.compose import compose_to_folder
 
-    result = compose_to_folder(
-        args.instruction,
-        args.out,
-        duration_s=args.duration,
-        seed=args.seed,
-        place=tuple(args.place),
-        soundfont=args.soundfont,
-        loop=args.loop,
-    )
+    try:
+        result = compose_to_folder(
+            args.instruction,
+            args.out,
+            duration_s=args.duration,
+            seed=args.seed,
+            place=tuple(args.place),
+            soundfont=args.soundfont,
+            loop=args.loop,
+            backend=args.backend,
+            model_dir=args.model,
+        )
+    except RefusedInstruction as error:
+        return _refuse(error)
+    except LMError as error:
+        return _fail_input(str(error))
     plan = result.music.plan
     stems = ", ".join(stem.name for stem in result.music.stems)
     print(
         f"wrote {result.out_dir}: {plan.duration_s:g} s, {plan.key}, {plan.tempo_bpm:.0f} bpm, "
         f"{plan.meter[0]}/{plan.meter[1]}; stems: {stems}"
+    )
+    return EXIT_OK
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    if not args.data.is_dir():
+        return _fail_input(f"DATA_DIR: got {str(args.data)!r}; no such folder")
+    if args.epochs < 1:
+        return _fail_input(f"--epochs: got {args.epochs}; must be >= 1")
+    if args.base is not None and not (args.base / "config.json").is_file():
+        return _fail_input(f"--from: got {str(args.base)!r}; not a model folder (no config.json)")
+    from generation.lm.model import LMError
+    from generation.lm.train import train_folder
+
+    try:
+        result = train_folder(
+            args.data,
+            args.out,
+            base=args.base,
+            epochs=args.epochs,
+            seed=args.seed,
+            progress=not args.quiet and sys.stderr.isatty(),
+            log=lambda line: print(f"loci train: {line}", file=sys.stderr),
+        )
+    except LMError as error:
+        return _fail_input(str(error))
+    print(
+        f"wrote {result.out_dir.resolve()}: {result.train_pieces} pieces "
+        f"({result.train_tokens:,} tokens) x {args.epochs} epoch(s) in {result.seconds:.0f} s, "
+        f"{result.tokens_per_s:,.0f} tokens/s; validation loss {result.validation_loss:.3f} "
+        f"nats/token on {result.validation_pieces} pieces (4-gram {result.ngram_loss:.3f})"
     )
     return EXIT_OK
 
@@ -251,6 +394,68 @@ def _run_analyze(args: argparse.Namespace) -> int:
         return _fail_input(str(error))
     sys.stdout.buffer.write((report_json(analysis) + "\n").encode("utf-8"))
     sys.stdout.flush()
+    return EXIT_OK
+
+
+def _refuse(error: Exception) -> int:
+    print(f"loci: refused: {error}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    if not 0 < args.port < 65536:
+        return _fail_input(f"--port: got {args.port}; must be in 1..65535")
+    if args.max_sessions < 1:
+        return _fail_input(f"--max-sessions: got {args.max_sessions}; must be >= 1")
+    if args.workers < 0:
+        return _fail_input(f"--workers: got {args.workers}; must be >= 0")
+    if args.soundfont is not None and not args.soundfont.is_file():
+        return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
+    if args.token is not None and len(args.token) < 8:
+        return _fail_input("--token: must be at least 8 characters")
+    from loci.serve.app import ServeConfig
+    from loci.serve.limits import Limits
+    from loci.serve.server import serve
+
+    config = ServeConfig(
+        token=args.token,
+        limits=Limits(max_sessions=args.max_sessions),
+        workers=args.workers,
+        soundfont=None if args.soundfont is None else str(args.soundfont.resolve()),
+    )
+    print(f"loci serve: http://{args.host}:{args.port}/ (WebSocket /v1/session)", flush=True)
+    serve(config, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _run_headset(args: argparse.Namespace) -> int:
+    if not 0 < args.fps <= 30:
+        return _fail_input(f"--fps: got {args.fps}; must be in (0, 30]")
+    if args.duration is not None and not 0 < args.duration <= 3600:
+        return _fail_input(f"--duration: got {args.duration}; must be in (0, 3600] seconds")
+    if not args.url.startswith(("ws://", "wss://")):
+        return _fail_input(f"--url: got {args.url!r}; must start with ws:// or wss://")
+    from loci.client import ServerError
+    from loci.headset import replay_scan
+    from scene.errors import SceneError
+
+    try:
+        result = replay_scan(
+            args.scan,
+            args.out,
+            url=args.url,
+            instruction=args.instruction,
+            place=args.place,
+            token=args.token,
+            fps=args.fps,
+            duration_s=args.duration,
+        )
+    except SceneError as error:
+        return _fail_input(str(error))
+    except (ServerError, OSError) as error:
+        print(f"loci: headset: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(result.summary())
     return EXIT_OK
 
 

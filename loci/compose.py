@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import generation
+from generation.safety import report_to_dict
 from loci.outputs import atomic_output_dir, write_json
 from loci.pipeline import Music, ProgressCallback, compose_music, write_music
 from scene.environment import Environment, Feature
@@ -45,6 +46,8 @@ def compose_to_folder(
     soundfont: Path | None = None,
     progress: ProgressCallback | None = None,
     loop: bool = False,
+    backend: str = "rules",
+    model_dir: Path | None = None,
 ) -> ComposeResult:
     """Compose a piece for an instruction and write its stems, score and plan.
 
@@ -66,6 +69,8 @@ def compose_to_folder(
         Called with each step's name as it starts.
     loop
         Compose a seamless loop, rounded to whole bars.
+    backend, model_dir
+        What writes the score (``loci.pipeline.BACKENDS``) and the ``lm`` model folder.
     """
     environment = placeless_environment(place)
     music = compose_music(
@@ -76,6 +81,8 @@ def compose_to_folder(
         soundfont=soundfont,
         progress=progress,
         loop=loop,
+        backend=backend,
+        model_dir=model_dir,
     )
     out_dir = Path(out_dir)
     with atomic_output_dir(out_dir) as staging:
@@ -84,6 +91,8 @@ def compose_to_folder(
             staging / "plan.json",
             {
                 **generation.plan_to_dict(music.plan),
+                "composer": music.composer,
+                "safety": None if music.safety is None else report_to_dict(music.safety),
                 "style": generation.style_to_dict(music.style),
                 "environment": environment.to_dict(),
             },

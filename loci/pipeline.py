@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 import generation
 import spatial
+from generation.safety import SafetyReport, check_instruction, report_to_dict
 from loci.audio_sources import read_source_audio
 from loci.layout import place_stem
 from loci.outputs import AudioFormat, atomic_output_dir, write_json, write_wav
@@ -26,6 +27,7 @@ from scene.model import MusicOverrides, Scene
 from scene.perception import perceive
 
 __all__ = [
+    "BACKENDS",
     "STEPS",
     "Music",
     "RenderOptions",
@@ -53,6 +55,10 @@ STEPS: tuple[str, ...] = (
 
 ProgressCallback = Callable[[str], None]
 
+#: What writes the score: the rules arranger, or the music LM (melody and bass; the
+#: arranger keeps harmony and drums). See :func:`compose_score`.
+BACKENDS: tuple[str, ...] = ("rules", "lm")
+
 
 @dataclass(frozen=True)
 class RenderOptions:
@@ -73,6 +79,9 @@ class RenderOptions:
     loop
         Make a seamless loop: the piece is rounded to whole bars, and the room is rendered
         in its steady state (the reverberation of the end sounds over the start).
+    backend, model_dir
+        What composes the score (see :data:`BACKENDS`), and the ``lm`` backend's model
+        folder (None: the shipped default model).
     """
 
     target_lufs: float = -16.0
@@ -82,6 +91,8 @@ class RenderOptions:
     seed: int | None = None
     duration_s: float | None = None
     loop: bool = False
+    backend: str = "rules"
+    model_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,8 @@ def render(
             progress=report,
             loop=options.loop,
             overrides=scene.music,
+            backend=options.backend,
+            model_dir=options.model_dir,
         )
     )
     if music is not None and music.plan.loop:
@@ -223,12 +236,39 @@ def render(
 
 @dataclass(frozen=True)
 class Music:
-    """What generation made for one piece: S, the plan, the score and the dry stems."""
+    """What generation made for one piece: S, the plan, the score and the dry stems.
+
+    ``composer`` is the backend's record for plan.json (``{"backend": "rules"}``, or the
+    LM's model, conditioning, sampling, constraint and originality record).
+    """
 
     style: generation.Style
     plan: generation.MusicPlan
     score: generation.Score
     stems: tuple[generation.Stem, ...]
+    composer: dict = field(default_factory=lambda: {"backend": "rules"})
+    safety: SafetyReport | None = None
+
+
+def compose_score(
+    plan: generation.MusicPlan, *, backend: str = "rules", model_dir: Path | None = None
+) -> tuple[generation.Score, dict]:
+    """The score of a plan by one of :data:`BACKENDS`, and the backend's record.
+
+    Raises
+    ------
+    ValueError
+        For an unknown backend; ``generation.lm.model.LMError`` (a ValueError) for a
+        model folder the ``lm`` backend cannot use.
+    """
+    if backend == "rules":
+        return generation.compose(plan), {"backend": "rules"}
+    if backend == "lm":
+        from generation.lm.backend import compose_lm
+
+        score, report = compose_lm(plan, model_dir=model_dir)
+        return score, report.to_dict()
+    raise ValueError(f"backend: got {backend!r}; allowed: {', '.join(BACKENDS)}")
 
 
 def compose_music(
@@ -241,6 +281,8 @@ def compose_music(
     progress: ProgressCallback | None = None,
     loop: bool = False,
     overrides: MusicOverrides | None = None,
+    backend: str = "rules",
+    model_dir: Path | None = None,
 ) -> Music:
     """Understand, plan, compose and synthesise: words and place -> dry stems.
 
@@ -260,18 +302,29 @@ def compose_music(
         Compose a seamless loop (whole bars; see ``generation.MusicPlan.loop``).
     overrides
         Explicit values from a scene file's ``music`` section; they win over the words.
+    backend, model_dir
+        What writes the score (:data:`BACKENDS`) and the ``lm`` backend's model folder.
     """
     report = progress or (lambda _step: None)
+    # The content policy (docs/safety.md) sees the instruction before anything is made.
+    safety = check_instruction(instruction)
     report("understand")
     style = _with_overrides(generation.understand(instruction), overrides)
     report("plan")
     loop = loop or (overrides is not None and overrides.loop)
     plan = generation.make_plan(style, environment, seed=seed, duration_s=duration_s, loop=loop)
     report("compose")
-    score = generation.compose(plan)
+    score, composer = compose_score(plan, backend=backend, model_dir=model_dir)
     report("synthesize")
     stems = generation.synthesize(score, soundfont=soundfont)
-    return Music(style=style, plan=plan, score=score, stems=tuple(stems))
+    return Music(
+        style=style,
+        plan=plan,
+        score=score,
+        stems=tuple(stems),
+        composer=composer,
+        safety=safety,
+    )
 
 
 def _with_overrides(style: generation.Style, overrides: MusicOverrides | None) -> generation.Style:
@@ -388,7 +441,9 @@ def _plan_document(
         }
         style = None
     else:
-        head = generation.plan_to_dict(music.plan)
+        head = {**generation.plan_to_dict(music.plan), "composer": music.composer}
+        if music.safety is not None:
+            head["safety"] = report_to_dict(music.safety)
         style = generation.style_to_dict(music.style)
     return {
         **head,

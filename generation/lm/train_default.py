@@ -1,0 +1,138 @@
+"""Train the shipped model, ``assets/models/default``, on public-domain scores of music21.
+
+Run: ``nice -n 10 python -m generation.lm.train_default [-o assets/models/default]``.
+
+The collections and their licences (read from the files): O'Neill's Music of Ireland
+(1850), Ryan's Mammoth Collection (1883) and Aird's Selection of Scotch, English, Irish and
+Foreign Airs (1782-1797), transcribed to ABC with transcriber credits and no licence; the
+Bach chorales in MusicXML (18th century, no licence recorded). Left out: Essen (for
+non-commercial use only), Palestrina and the three Bach kern files (copyrighted
+encodings), Josquin (GPL-2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+from generation.lm.corpus import ReadReport, read_folder, relabel
+
+__all__ = ["COLLECTIONS", "read_default_corpus"]
+
+#: music21 corpus folder -> (style, file pattern, source and licence).
+COLLECTIONS: dict[str, tuple[str, str, str]] = {
+    "oneills1850": (
+        "folk",
+        "*.abc",
+        "O'Neill's Music of Ireland (1850 tunes, 1903); ABC by Norbert Paap; no licence recorded",
+    ),
+    "ryansMammoth": (
+        "folk",
+        "*.abc",
+        "Ryan's Mammoth Collection (1883); ABC transcription; no licence recorded",
+    ),
+    "airdsAirs": (
+        "folk",
+        "*.abc",
+        "Aird's Selection of Airs (1782-1797); ABC transcription; no licence recorded",
+    ),
+    "bach": ("classical", "*.mxl", "J. S. Bach, chorales (MusicXML); no licence recorded"),
+}
+
+
+def read_default_corpus(cache: Path, *, quiet: bool = False) -> dict[str, ReadReport]:
+    """Every collection of :data:`COLLECTIONS` read into pieces, cached in ``cache``."""
+    if cache.is_file():
+        with cache.open("rb") as handle:
+            return pickle.load(handle)
+    import music21
+
+    root = Path(music21.__file__).parent / "corpus"
+    reports = {}
+    for folder, (style, pattern, _) in COLLECTIONS.items():
+        started = time.perf_counter()
+        files = sorted((root / folder).glob(pattern))
+        report = read_folder(root / folder, style=style, files=files)
+        reports[folder] = report
+        if not quiet:
+            print(
+                f"{folder}: {report.summary()} in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cache.with_suffix(".tmp")
+    with temporary.open("wb") as handle:
+        pickle.dump(reports, handle)
+    temporary.replace(cache)
+    return reports
+
+
+def _pieces(reports: dict[str, ReadReport]) -> tuple[list, list[str]]:
+    pieces, notes = [], []
+    for folder, report in reports.items():
+        pieces += [relabel(p) for p in report.pieces]
+        notes.append(f"{folder}: {report.summary()}; {COLLECTIONS[folder][2]}")
+    return pieces, notes
+
+
+def _decode_speed(folder: Path, precision: str) -> float:
+    """Tokens per second writing the melody and bass of a 60 s pop piece (one thread)."""
+    from generation import make_plan, understand
+    from generation.lm.conditioning import decode_plan
+    from generation.lm.decode import sample_piece
+    from generation.lm.model import load_model
+    from scene.environment import Environment, Feature
+
+    place = Environment(kind=Feature("free_field", "", "train"), indoor=Feature(False, "", "train"))
+    plan = make_plan(understand("a happy pop song"), place, seed=1, duration_s=60.0)
+    loaded = load_model(folder, precision=precision)  # type: ignore[arg-type]
+    sample_piece(loaded, decode_plan(plan), seed=0)  # warm-up
+    started = time.perf_counter()
+    result = sample_piece(loaded, decode_plan(plan), seed=1)
+    return len(result.tokens) / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--out", type=Path, default=Path("assets/models/default"))
+    parser.add_argument("--cache", type=Path, default=Path("build/lm/default_corpus.pkl"))
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--read-only", action="store_true", help="read the corpus and stop")
+    args = parser.parse_args(argv)
+    import torch
+
+    from generation.lm.train import TrainConfig, train
+
+    torch.set_num_threads(1)
+    reports = read_default_corpus(args.cache)
+    if args.read_only:
+        return 0
+    pieces, notes = _pieces(reports)
+    config = TrainConfig(epochs=args.epochs, layers=6, width=256, heads=4, context=1024)
+    result = train(
+        pieces,
+        args.out,
+        config=config,
+        progress=sys.stderr.isatty(),
+        notes=notes,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(result, file=sys.stderr, flush=True)
+    speeds = {p: _decode_speed(args.out, p) for p in ("fp32", "int8")}
+    info_path = args.out / "training.json"
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    info["decode_tokens_per_s"] = {p: round(v, 1) for p, v in speeds.items()}
+    info["cpu_precision"] = max(speeds, key=speeds.get)
+    info["command"] = "nice -n 10 python -m generation.lm.train_default"
+    info_path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(info, indent=2), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
