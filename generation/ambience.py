@@ -2,20 +2,24 @@
 running water and a distant crowd.
 
 Each is shaped noise or a stream of synthesised events (bird chirps, water bubbles) at
-random times from the seed: no two waves or phrases alike, no loop heard. The envelope and
-event loops run in numba; the filtering is scipy's.
+random times from the seed: no two waves or phrases alike, no loop heard. Every sample loop
+runs in numba: the envelopes, the events, and the filters (Butterworth sections designed by
+scipy, run by :func:`_sosfilt`, a transposed direct-form II biquad cascade that gives
+scipy's ``sosfilt`` result to rounding).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from scipy.signal import butter, sosfilt
+from scipy.signal import butter
 
 __all__ = ["AMBIENCE_KINDS", "make_ambience"]
 
 AMBIENCE_KINDS: tuple[str, ...] = ("sea", "wind", "rain", "birds", "water", "crowd")
 _TARGET_RMS_DBFS = -24.0
+_CROWD_VOICES = 10
+_GATE_DECIMATION = 100
 
 
 def make_ambience(
@@ -68,6 +72,30 @@ def make_ambience(
 
 
 @njit(cache=True)
+def _sosfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Filter ``x`` through second-order sections ``sos`` (rows b0 b1 b2 a0 a1 a2, a0 = 1)."""
+    y = x.copy()
+    for section in range(sos.shape[0]):
+        b0, b1, b2 = sos[section, 0], sos[section, 1], sos[section, 2]
+        a1, a2 = sos[section, 4], sos[section, 5]
+        z1 = 0.0
+        z2 = 0.0
+        for i in range(y.size):
+            xi = y[i]
+            yi = b0 * xi + z1
+            z1 = b1 * xi - a1 * yi + z2
+            z2 = b2 * xi - a2 * yi
+            y[i] = yi
+    return y
+
+
+def _filtered(
+    noise: np.ndarray, cutoff: float | list[float], kind: str, sample_rate: int, order: int = 2
+) -> np.ndarray:
+    return _sosfilt(butter(order, cutoff, kind, fs=sample_rate, output="sos"), noise)
+
+
+@njit(cache=True)
 def _wave_envelope(
     n: int, sample_rate: int, periods: np.ndarray, heights: np.ndarray
 ) -> np.ndarray:
@@ -100,14 +128,8 @@ def _sea(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     periods = rng.uniform(6.0, 12.0, count)
     heights = rng.uniform(0.5, 1.0, count)
     envelope = _wave_envelope(n, sample_rate, periods, heights)
-    rumble = _unit(
-        sosfilt(butter(2, 500, "low", fs=sample_rate, output="sos"), rng.standard_normal(n))
-    )
-    wash = _unit(
-        sosfilt(
-            butter(2, [600, 4000], "band", fs=sample_rate, output="sos"), rng.standard_normal(n)
-        )
-    )
+    rumble = _unit(_filtered(rng.standard_normal(n), 500, "low", sample_rate))
+    wash = _unit(_filtered(rng.standard_normal(n), [600, 4000], "band", sample_rate))
     # The low roar follows the swell; the softer wash belongs to the breaking crest. A calm
     # sea is mostly roar.
     return (0.2 + 0.8 * np.sqrt(envelope)) * rumble + 0.6 * envelope**2 * wash
@@ -118,20 +140,18 @@ def _unit(signal: np.ndarray) -> np.ndarray:
 
 
 def _wind(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    gusts = sosfilt(butter(1, 0.3, "low", fs=sample_rate, output="sos"), rng.standard_normal(n))
+    gusts = _filtered(rng.standard_normal(n), 0.3, "low", sample_rate, order=1)
     gusts = 0.5 + np.abs(gusts) / (np.abs(gusts).max() + 1e-12)
-    noise = sosfilt(
-        butter(2, [200, 1500], "band", fs=sample_rate, output="sos"), rng.standard_normal(n)
-    )
+    noise = _filtered(rng.standard_normal(n), [200, 1500], "band", sample_rate)
     return gusts * noise
 
 
 def _rain(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    hiss = sosfilt(butter(2, 2000, "high", fs=sample_rate, output="sos"), rng.standard_normal(n))
+    hiss = _filtered(rng.standard_normal(n), 2000, "high", sample_rate)
     drops = np.zeros(n)
     positions = rng.integers(0, n, size=int(n / sample_rate * 40))
     drops[positions] = rng.uniform(0.5, 3.0, positions.size)
-    drops = sosfilt(butter(2, [1500, 8000], "band", fs=sample_rate, output="sos"), drops)
+    drops = _filtered(drops, [1500, 8000], "band", sample_rate)
     return 0.4 * hiss + drops
 
 
@@ -185,7 +205,7 @@ def _birds(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
             t += length + gap
         t += rng.exponential(2.5)
     chirps = _glides(n, sample_rate, *map(np.asarray, (starts, lengths, f0, f1, amps)), 0.0)
-    air = sosfilt(butter(2, 300, "high", fs=sample_rate, output="sos"), rng.standard_normal(n))
+    air = _filtered(rng.standard_normal(n), 300, "high", sample_rate)
     return chirps + 0.02 * air
 
 
@@ -205,22 +225,25 @@ def _water(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         rng.uniform(0.2, 1.0, count),
         6.0,
     )
-    bed = sosfilt(
-        butter(2, [1000, 8000], "band", fs=sample_rate, output="sos"), rng.standard_normal(n)
-    )
+    bed = _filtered(rng.standard_normal(n), [1000, 8000], "band", sample_rate)
     return bubbles + 0.15 * bed
 
 
 def _crowd(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     # Distant voices: speech-band noise, each voice gated by its own syllable rhythm
-    # (about 4 syllables a second), many voices blurring into a murmur.
-    band = butter(2, [250, 2500], "band", fs=sample_rate, output="sos")
-    syllables = butter(2, 5.0, "low", fs=sample_rate, output="sos")
-    out = np.zeros(n)
-    for _ in range(10):
-        gate = np.maximum(sosfilt(syllables, rng.standard_normal(n)), 0.0)
-        out += sosfilt(band, rng.standard_normal(n)) * gate
-    return out
+    # (about 4 syllables a second), many voices blurring into a murmur. The sum of
+    # independent gated noises, sum_v g_v(t) w_v(t), is Gaussian noise of level
+    # sqrt(sum_v g_v(t)^2): one noise and one band filter stand for all the voices, and the
+    # gates, which move at syllable rate, are made at a hundredth of the sample rate.
+    gate_rate = sample_rate / _GATE_DECIMATION
+    m = n // _GATE_DECIMATION + 2
+    syllables = butter(2, 5.0, "low", fs=gate_rate, output="sos")
+    gates = np.empty((_CROWD_VOICES, m))
+    for v in range(_CROWD_VOICES):
+        gates[v] = _sosfilt(syllables, rng.standard_normal(m))
+    level = np.sqrt(np.sum(np.maximum(gates, 0.0) ** 2, axis=0))
+    level = np.interp(np.arange(n) / _GATE_DECIMATION, np.arange(m), level)
+    return _filtered(level * rng.standard_normal(n), [250, 2500], "band", sample_rate)
 
 
 _SYNTHS = {

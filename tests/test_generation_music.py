@@ -275,3 +275,31 @@ def test_swing_delays_the_off_beats_and_playing_is_humanised() -> None:
         abs(n.start_s / beat_s - round(n.start_s / beat_s * 2) / 2) * beat_s for n in melody.notes
     ]
     assert 0.001 < float(np.median(grid_error_s)) < 0.01  # a few ms off the grid, not more
+
+
+def test_the_numba_filter_gives_scipys_sosfilt() -> None:
+    from scipy.signal import butter, sosfilt
+
+    from generation.ambience import _sosfilt
+
+    x = np.random.default_rng(8).standard_normal(20_000)
+    for sos in (
+        butter(2, [250, 2500], "band", fs=SAMPLE_RATE, output="sos"),
+        butter(1, 0.3, "low", fs=SAMPLE_RATE, output="sos"),
+        butter(4, 2000, "high", fs=SAMPLE_RATE, output="sos"),
+    ):
+        np.testing.assert_allclose(_sosfilt(sos, x), sosfilt(sos, x), rtol=1e-9, atol=1e-12)
+
+
+def test_the_crowd_murmurs_at_the_rate_of_syllables() -> None:
+    crowd = make_ambience("crowd", duration_s=20.0, seed=4).astype(np.float64)
+    hop = SAMPLE_RATE // 100
+    frames = crowd[2 * SAMPLE_RATE : 18 * SAMPLE_RATE].reshape(-1, hop)
+    envelope = np.sqrt(np.mean(frames**2, axis=1))
+    spectrum = np.abs(np.fft.rfft(envelope - envelope.mean())) ** 2
+    frequencies = np.fft.rfftfreq(envelope.size, d=hop / SAMPLE_RATE)
+    # Most of the level's movement lies below 8 Hz (syllables, a few a second), and it is
+    # a murmur: the level moves, by several decibels, but never falls silent.
+    assert spectrum[(frequencies > 0) & (frequencies < 8)].sum() > 0.6 * spectrum[1:].sum()
+    level_db = 20 * np.log10(envelope)
+    assert 3.0 < np.percentile(level_db, 90) - np.percentile(level_db, 10) < 20.0
