@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scene.model import BANDS_HZ, SHOEBOX_SURFACES, Room
 
+if TYPE_CHECKING:
+    from scene.mesh_analysis import MeshAnalysis
+
 __all__ = [
     "AIR_ABSORPTION_DB_PER_KM",
     "SPEED_OF_SOUND",
+    "MeshSurfaces",
     "RoomAcoustics",
     "air_absorption_per_m",
+    "mesh_surfaces",
     "reverberation",
     "room_acoustics",
     "shoebox_surfaces",
@@ -140,7 +147,8 @@ def room_acoustics(room: Room) -> RoomAcoustics | None:
     Parameters
     ----------
     room
-        A ``shoebox`` room (its six faces and their materials), or a ``mesh`` room: with a
+        A ``shoebox`` room (its six faces and their materials; for a scanned room, the
+        scan's floor plan and height), or a ``mesh`` room: with a
         mesh file, the mesh's own volume and per-face materials (see
         :func:`scene.mesh_analysis.analyze_room_mesh`, whose openings count as absorption
         1); without one, its bounding box.
@@ -166,8 +174,75 @@ def room_acoustics(room: Room) -> RoomAcoustics | None:
             return analysis.acoustics
         # An open mesh (a plaza) has no reverberation of its own, but a mesh room is
         # rendered as its bounding box, which needs a tail: the box's, as before.
+    if room.scan_path is not None:
+        # A scanned room: its own floor plan and height (scene.room_estimate), not its box.
+        from scene.room_estimate import analyze_room_scan
+
+        return analyze_room_scan(room).acoustics
     volume = float(np.prod(room.size))
     areas = shoebox_surfaces(room.size)
     return reverberation(
         volume, ((area, room.material(name).absorption) for name, area in areas.items())
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class MeshSurfaces:
+    """The triangles of a mesh room and the absorption of each: what geometric acoustics
+    (ray tracing, image sources) needs from the mesh.
+
+    Attributes
+    ----------
+    vertices
+        float64, shape (V, 3), metres, z up, in the mesh's own coordinates.
+    faces
+        int64, shape (F, 3), wound so that each triangle's normal points into the air.
+    absorption
+        float64, shape (F, len(BANDS_HZ)): energy absorption of each triangle's material.
+    materials
+        Name of each material.
+    face_material
+        int64, shape (F,): index into ``materials`` of each triangle.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    absorption: np.ndarray
+    materials: tuple[str, ...]
+    face_material: np.ndarray
+
+
+def mesh_surfaces(room: Room) -> MeshSurfaces | None:
+    """The triangles and per-triangle absorption of a ``mesh`` room with a mesh file.
+
+    The same analysis (and cache) as :func:`room_acoustics`: materials from the mesh's
+    names, else ``room.materials`` by orientation. The same analysis gives the same object,
+    so callers may cache what they derive from it by identity.
+
+    Returns
+    -------
+    MeshSurfaces or None
+        None for rooms without a mesh file.
+
+    Raises
+    ------
+    SceneError
+        When the mesh file cannot be read or analysed.
+    """
+    if room.kind != "mesh" or room.mesh_path is None:
+        return None
+    from scene.mesh_analysis import analyze_room_mesh
+
+    return _surfaces_of(analyze_room_mesh(room))
+
+
+@lru_cache(maxsize=4)
+def _surfaces_of(analysis: MeshAnalysis) -> MeshSurfaces:
+    table = np.array([g.material.absorption for g in analysis.surfaces], dtype=np.float64)
+    return MeshSurfaces(
+        vertices=analysis.vertices,
+        faces=analysis.faces,
+        absorption=table[analysis.face_group],
+        materials=tuple(g.material.name for g in analysis.surfaces),
+        face_material=analysis.face_group,
     )
