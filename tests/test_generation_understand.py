@@ -100,3 +100,34 @@ def test_a_negated_tempo_word_leaves_the_room_free_to_slow_the_music() -> None:
     assert understand("fast music").tempo_named
     assert not understand("not too fast music").tempo_named
     assert not understand("不要太快的音乐").tempo_named
+
+
+def test_a_mood_word_outside_the_lexicon_borrows_valence_from_vader() -> None:
+    from generation.mood_fallback import mood_of_unknown_word
+
+    jubilant = mood_of_unknown_word("jubilant")
+    stressful = mood_of_unknown_word("stressful")
+    assert jubilant is not None and stressful is not None
+    assert jubilant.valence == pytest.approx(3.0 / 4)  # VADER rates it +3.0 of 4
+    assert stressful.valence == pytest.approx(-2.3 / 4)
+    assert "VADER" in jubilant.because
+    assert mood_of_unknown_word("terrace") is None  # no rating: no mood
+    style = understand("a frantic, stressful soundtrack")
+    assert style.valence < 0 < style.arousal  # tense: valence from VADER, arousal borrowed
+    assert any(e.attribute == "borrowed mood" and e.word == "frantic" for e in style.evidence)
+
+
+def test_a_hyphenated_word_is_rated_whole_when_vader_knows_it() -> None:
+    style = understand("a heavy-hearted ballad")
+    assert style.valence < 0  # "heavyhearted" is -2.1; "hearted" alone would read as "heart"
+    assert understand("a slow-moving tune").tempo_tendency < 0  # parts: "slow", "moving"
+
+
+def test_a_chinese_word_borrows_the_mood_its_characters_carry() -> None:
+    from generation.mood_fallback import mood_of_unknown_word
+
+    festive = mood_of_unknown_word("欢天喜地")
+    assert festive is not None and festive.valence > 0 and festive.arousal > 0
+    assert "欢" in festive.because
+    # 乐 is in 快乐 ("happy") and also in 音乐 ("music"): it carries no mood by itself.
+    assert mood_of_unknown_word("打击乐") is None
