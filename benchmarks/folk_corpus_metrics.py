@@ -60,7 +60,9 @@ def main() -> None:
     started = time.perf_counter()
     for collection in COLLECTIONS:
         for abc in sorted((corpus / collection).glob("*.abc")):
-            for index, score in enumerate(music21.converter.parse(abc).scores):
+            parsed = music21.converter.parse(abc)
+            scores = parsed.scores if isinstance(parsed, music21.stream.Opus) else [parsed]
+            for index, score in enumerate(scores):
                 metrics = tune_metrics(score)
                 if metrics is not None and all(np.isfinite(metrics)):
                     tunes.append(
