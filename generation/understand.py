@@ -53,6 +53,14 @@ _KEY_EN = re.compile(
 _KEY_ZH = re.compile(r"([A-G])\s*(#|b)?\s*(大调|小调)")
 _METER = re.compile(r"\b([2-7])\s*/\s*(4|8)\b")
 _MIN_BPM, _MAX_BPM = 30.0, 240.0
+# jieba's tags of place names (ns) and place words (s).
+_PLACE_TAGS = frozenset({"ns", "s"})
+# The lexicon's Chinese place words, longest first, to find inside an unknown place name.
+_CHINESE_PLACES = tuple(
+    sorted(
+        (w for w, e in LEXICON.items() if "place" in e and _CJK.search(w)), key=len, reverse=True
+    )
+)
 
 
 def understand(instruction: str) -> Style:
@@ -90,7 +98,7 @@ def understand(instruction: str) -> Style:
     tempo_named = explicit["tempo_bpm"] is not None
     # A degree or negation word waits for the next known word, for a few tokens at most.
     scale, reach = 1.0, 0
-    for token in _tokens(text):
+    for token, tag in _tagged_tokens(text):
         if token in NEGATION_WORDS or token in DEGREE_WORDS:
             factor = _NEGATION_FACTOR if token in NEGATION_WORDS else DEGREE_WORDS[token]
             scale, reach = scale * factor, _MODIFIER_REACH
@@ -102,6 +110,14 @@ def understand(instruction: str) -> Style:
             if match is not None:
                 effects = LEXICON[match[0]]
                 evidence.append(Evidence(token, "nearest word", f"{match[0]} ({match[1]:.2f})"))
+        if effects is None and tag in _PLACE_TAGS and len(token) >= 2:
+            # A place the lexicon does not know (西湖, 故宫博物院) is still a place: the
+            # known place inside its name if there is one, else the name itself.
+            known = next((p for p in _CHINESE_PLACES if p in token), None)
+            effects = dict(LEXICON[known]) if known else {"place": token}
+            evidence.append(
+                Evidence(token, "place word", f"jieba {tag}" + (f": {known}" if known else ""))
+            )
         if effects is None and _is_content_word(token):
             borrowed = mood_of_unknown_word(token)
             if borrowed is not None:
@@ -199,16 +215,26 @@ def _explicit_values(text: str, evidence: list[Evidence]) -> dict:
 
 
 def _tokens(text: str) -> list[str]:
-    tokens: list[str] = []
+    return [word for word, _ in _tagged_tokens(text)]
+
+
+def _tagged_tokens(text: str) -> list[tuple[str, str]]:
+    """Tokens with jieba's part-of-speech tag for Chinese words ("" for the others)."""
+    tokens: list[tuple[str, str]] = []
     for chunk in _TOKEN.findall(text):
         if _CJK.match(chunk):
-            tokens.extend(word for word in _jieba().lcut(chunk) if word.strip())
-        elif "-" in chunk and not is_rated_compound(chunk.lower()):
-            for part in chunk.lower().split("-"):
-                tokens.extend(_english_forms(part))
+            tokens.extend((w.word, w.flag) for w in _jieba_tagger().lcut(chunk) if w.word.strip())
         else:
-            tokens.extend(_english_forms(chunk.lower()))
+            tokens.extend((word, "") for word in _english_words(chunk))
     return tokens
+
+
+def _english_words(chunk: str) -> list[str]:
+    """Lower-case words of a Latin chunk; a hyphenated one whole only when VADER rates it."""
+    word = chunk.lower()
+    if "-" in word and not is_rated_compound(word):
+        return [form for part in word.split("-") for form in _english_forms(part)]
+    return _english_forms(word)
 
 
 def _english_forms(word: str) -> list[str]:
@@ -232,6 +258,14 @@ def _opencc():  # an opencc.OpenCC converter, built once
     import opencc
 
     return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _jieba_tagger():  # jieba.posseg on the dictionary that knows the lexicon's words
+    import jieba.posseg
+
+    _jieba()
+    return jieba.posseg
 
 
 @lru_cache(maxsize=1)

@@ -131,3 +131,10 @@ def test_a_chinese_word_borrows_the_mood_its_characters_carry() -> None:
     assert "欢" in festive.because
     # 乐 is in 快乐 ("happy") and also in 音乐 ("music"): it carries no mood by itself.
     assert mood_of_unknown_word("打击乐") is None
+
+
+def test_a_chinese_place_name_the_lexicon_lacks_is_kept_as_the_place() -> None:
+    style = understand("在故宫博物院里播放庄严的古典音乐")
+    assert "故宫博物院" in style.place_tags  # jieba tags it a place name (ns)
+    assert any(e.word == "故宫博物院" and e.attribute == "place word" for e in style.evidence)
+    assert style.genre == "classical"
