@@ -1,7 +1,8 @@
-"""``loci analyze``: the environment E of a scene file, a mesh or a folder of frames.
+"""``loci analyze``: the environment E of a scene file, a mesh, an RGB-D scan or frames.
 
 Prints E as JSON and, on request, draws a top view of the place: the floor, the walls
-coloured by material, the listener and the sources.
+coloured by material (for a scan: the floor plan found, its walls seen or not, and where
+the cameras stood), the listener and the sources.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from scene.environment import Environment
     from scene.mesh_analysis import MeshAnalysis
     from scene.model import Scene
+    from scene.room_estimate import ScanAnalysis
 
 __all__ = ["Analysis", "analyze_path", "plot_top_view"]
 
@@ -34,22 +36,27 @@ class Analysis:
         The scene, when PATH was a scene file.
     mesh
         The mesh analysis, when PATH was a mesh or a scene with a mesh room.
+    scan
+        The scan analysis, when PATH was a scan or a scene with a scan room.
     """
 
     report: dict
     scene: Scene | None = None
     mesh: MeshAnalysis | None = None
+    scan: ScanAnalysis | None = None
 
 
 def analyze_path(path: str | Path) -> Analysis:
-    """Measure the environment of a scene file, a mesh file or a folder of camera frames.
+    """Measure the environment of a scene file, a mesh, an RGB-D scan or camera frames.
 
     Parameters
     ----------
     path
         A scene file (``.yaml``, ``.yml``, ``.json``), a mesh (``.obj``, ``.ply``,
-        ``.stl``, ``.gltf``, ``.glb``; its own up axis, default materials), or a folder of
-        images (``.jpg``, ``.jpeg``, ``.png``).
+        ``.stl``, ``.gltf``, ``.glb``; its own up axis, default materials), an RGB-D scan
+        (a folder holding a nerfstudio ``transforms.json``, or that file; its up axis
+        inferred, default materials), or a folder of images (``.jpg``, ``.jpeg``,
+        ``.png``).
 
     Returns
     -------
@@ -62,9 +69,19 @@ def analyze_path(path: str | Path) -> Analysis:
     """
     from scene.loader import FRAME_SUFFIXES, SCENE_SUFFIXES, load_scene
     from scene.mesh import MESH_SUFFIXES
+    from scene.scan import find_scan_file
 
     path = Path(path)
     suffix = path.suffix.lower()
+    scan_file = find_scan_file(path)
+    if scan_file is not None:
+        from scene.environment import Environment
+        from scene.perception import scan_features
+        from scene.room_estimate import analyze_scan
+
+        scan = analyze_scan(scan_file)
+        fields, notes = scan_features(scan)
+        return Analysis(report=_report(Environment(**fields, notes=tuple(notes))), scan=scan)
     if path.is_dir():
         return Analysis(report=_frames_report(path, FRAME_SUFFIXES))
     if not path.exists():
@@ -73,12 +90,16 @@ def analyze_path(path: str | Path) -> Analysis:
         from scene.perception import perceive
 
         scene = load_scene(path)
-        mesh = None
+        mesh = scan = None
         if scene.room.kind == "mesh" and scene.room.mesh_path is not None:
             from scene.mesh_analysis import analyze_room_mesh
 
             mesh = analyze_room_mesh(scene.room)
-        return Analysis(report=_report(perceive(scene)), scene=scene, mesh=mesh)
+        if scene.room.scan_path is not None:
+            from scene.room_estimate import analyze_room_scan
+
+            scan = analyze_room_scan(scene.room)
+        return Analysis(report=_report(perceive(scene)), scene=scene, mesh=mesh, scan=scan)
     if suffix in MESH_SUFFIXES:
         from scene.environment import Environment
         from scene.mesh_analysis import analyze_mesh_file
@@ -89,7 +110,8 @@ def analyze_path(path: str | Path) -> Analysis:
         return Analysis(report=_report(Environment(**fields, notes=tuple(notes))), mesh=mesh)
     kinds = ", ".join((*SCENE_SUFFIXES, *MESH_SUFFIXES))
     raise SceneError(
-        f"give a scene file or a mesh ({kinds}), or a folder of camera frames",
+        f"give a scene file or a mesh ({kinds}), a scan (a folder with transforms.json), "
+        "or a folder of camera frames",
         file=path,
         value=path.suffix,
     )
@@ -147,7 +169,7 @@ def plot_top_view(analysis: Analysis, out: str | Path) -> Path:
     from matplotlib.collections import LineCollection, PolyCollection
 
     out = Path(out)
-    if analysis.mesh is None and analysis.scene is None:
+    if analysis.mesh is None and analysis.scene is None and analysis.scan is None:
         raise SceneError("a folder of frames has no geometry to draw", field="--plot")
     figure, axes = plt.subplots(figsize=(8, 6), dpi=100)
     palette = plt.get_cmap("tab10")
@@ -200,6 +222,8 @@ def plot_top_view(analysis: Analysis, out: str | Path) -> Path:
             f", RT60 {rt60:.2f} s (500 Hz-1 kHz)" if rt60 is not None else ""
         )
         low, size = np.asarray(mesh.bbox_origin), np.asarray(mesh.bbox_size)
+    elif analysis.scan is not None:
+        low, size, title = _scan_plan(analysis.scan, axes, palette)
     else:
         low, size = _room_box(analysis.scene, axes, palette)
         name = analysis.scene.path.name if analysis.scene.path else "scene"
@@ -271,3 +295,45 @@ def _room_box(scene: Scene, axes: object, palette: object) -> tuple:
             [a[0], b[0]], [a[1], b[1]], color=colour[name], linewidth=4, label=f"{name} ({wall})"
         )
     return np.asarray(room.origin, float), np.asarray(room.size, float)
+
+
+def _scan_plan(scan: ScanAnalysis, axes: object, palette: object) -> tuple:
+    """Draw a scan's floor plan, its edges (walls seen or not) and the cameras."""
+    import numpy as np
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import Rectangle
+
+    estimate = scan.estimate
+    materials = {name: material.name for name, material, _ in scan.surfaces}
+    floor_colour = palette(0)
+    for x0, y0, x1, y1 in estimate.rectangles:
+        axes.add_patch(
+            Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor=floor_colour, alpha=0.3, linewidth=0)
+        )
+    axes.plot(
+        [], [], color=floor_colour, alpha=0.3, linewidth=6, label=f"floor ({materials['floor']})"
+    )
+    edges = estimate.edges
+    seen = edges[:, 4] >= 0.5
+    for mask, colour, label in (
+        (seen, palette(1), f"wall seen ({materials.get('west', 'walls')})"),
+        (~seen, "grey", "edge of what was seen"),
+    ):
+        if mask.any():
+            segments = edges[mask, :4].reshape(-1, 2, 2)
+            style = "solid" if colour != "grey" else "dashed"
+            axes.add_collection(
+                LineCollection(segments, colors=[colour], linewidths=3, linestyles=style)
+            )
+            axes.plot([], [], color=colour, linewidth=3, linestyle=style, label=label)
+    cameras = estimate.to_room(scan.fused.camera_positions)
+    axes.plot(
+        cameras[:, 0], cameras[:, 1], marker=".", color="dimgray", linestyle="", label="cameras"
+    )
+    title = (
+        f"{scan.path.parent.name}: {estimate.floor_area_m2:.1f} m², "
+        f"{estimate.ceiling_height_m:.2f} m high, RT60 {scan.acoustics.rt60_mid_s:.2f} s "
+        f"(confidence {estimate.confidence:.2f})"
+    )
+    lx, ly, _ = estimate.box_m
+    return np.zeros(3), np.array([lx, ly, estimate.ceiling_height_m]), title

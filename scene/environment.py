@@ -4,7 +4,28 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["Environment", "Feature"]
+__all__ = ["GIVEN_FEATURES", "Environment", "Feature"]
+
+
+#: Features a scene file may give (``environment.features``): name -> (lowest, highest,
+#: unit). A given feature replaces the measured one in E and says so.
+GIVEN_FEATURES: dict[str, tuple[float, float, str]] = {
+    "brightness": (0.0, 1.0, "0..1, mean luma"),
+    "warmth": (-1.0, 1.0, "-1..1, (R - B) / (R + B)"),
+    "colourfulness": (0.0, 200.0, "Hasler-Suesstrunk, 0 (grey)..~110 (extremely colourful)"),
+    "saturation": (0.0, 1.0, "0..1, mean HSV saturation"),
+    "edge_density": (0.0, 1.0, "0..1, share of edge pixels"),
+    "sky_fraction": (0.0, 1.0, "0..1, share of the view"),
+    "motion": (0.0, 100.0, "image widths per second"),
+    "colour_temperature_k": (1000.0, 40000.0, "K"),
+    "pleasure": (-1.0, 1.0, "-1..1"),
+    "arousal": (-1.0, 1.0, "-1..1"),
+    "dominance": (-1.0, 1.0, "-1..1"),
+    "volume_m3": (1.0, 1e7, "m^3"),
+    "floor_area_m2": (0.5, 1e6, "m^2"),
+    "ceiling_height_m": (0.5, 200.0, "m"),
+    "rt60_mid_s": (0.05, 30.0, "s"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +62,8 @@ class Environment:
     Attributes
     ----------
     kind
-        Room kind label (``"free_field"``, ``"outdoor"``, ``"shoebox"``, ``"mesh"``).
+        Room kind label (``"free_field"``, ``"outdoor"``, ``"shoebox"``, ``"mesh"``,
+        ``"scan"``).
     indoor
         True when the place is enclosed.
     volume_m3, surface_m2, floor_area_m2, ceiling_height_m
@@ -67,6 +89,18 @@ class Environment:
     brightness, warmth, colourfulness, saturation
         From camera frames: brightness 0..1 (mean luma), warmth -1..1 (red-blue balance),
         colourfulness (Hasler and Suesstrunk, 0..~150), saturation 0..1.
+    edge_density
+        Share of pixels on an edge (Canny), 0..1: how cluttered the view is.
+    sky_fraction
+        Share of the view that is sky, 0..1.
+    motion
+        How fast the view moves: mean optical-flow speed in image widths per frame (a
+        folder of frames) or per second (a stream).
+    colour_temperature_k
+        Correlated colour temperature of the light (grey-world estimate), K.
+    pleasure, arousal, dominance
+        Mood of the view, -1..1 each, from brightness and saturation (Valdez and
+        Mehrabian, 1994; see :func:`scene.frames.mood`).
     place_tags
         Words for the place that perception or the scene file gave (e.g. ``("beach",)``).
     notes
@@ -92,6 +126,13 @@ class Environment:
     warmth: Feature | None = None
     colourfulness: Feature | None = None
     saturation: Feature | None = None
+    edge_density: Feature | None = None
+    sky_fraction: Feature | None = None
+    motion: Feature | None = None
+    colour_temperature_k: Feature | None = None
+    pleasure: Feature | None = None
+    arousal: Feature | None = None
+    dominance: Feature | None = None
     place_tags: Feature | None = None
     notes: tuple[str, ...] = ()
 

@@ -13,6 +13,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from scene.errors import SceneError
@@ -195,9 +196,15 @@ def _build(data: dict, *, base_dir: Path, file: str, path: Path | None) -> Scene
         raise SceneError("a scene must be a mapping of keys", file=file, value=type(data).__name__)
     model = validate_scene_data(data, file=file)
     room = _room(model.room, base_dir=base_dir, file=file)
+    given = _given_features(model, file=file)
+    yaw = model.listener.yaw
+    if room.scan_path is not None:
+        # Positions in a scan room are in the scan's own (z-up) coordinates; the renderer
+        # works in the room's frame, whose axes run along the walls.
+        model, yaw = _scan_positions_to_room(model, room, file=file)
     listener = Pose(
         position=_position(model.listener.position, room, file=file, field="listener.position"),
-        yaw_deg=model.listener.yaw,
+        yaw_deg=yaw,
         pitch_deg=model.listener.pitch,
     )
     sources = _sources(model, room, listener, base_dir=base_dir, file=file)
@@ -214,7 +221,68 @@ def _build(data: dict, *, base_dir: Path, file: str, path: Path | None) -> Scene
         path=path,
         place=model.environment.place if model.environment else (),
         music=_music(model),
+        lyrics=model.lyrics,
+        given_features=given,
     )
+
+
+def _given_features(model: SceneFileModel, *, file: str) -> tuple[tuple[str, float], ...]:
+    from scene.environment import GIVEN_FEATURES
+
+    if model.environment is None:
+        return ()
+    out = []
+    for name, value in model.environment.features.items():
+        field = f"environment.features.{name}"
+        if name not in GIVEN_FEATURES:
+            raise SceneError(
+                f"unknown feature; the features a scene file may give are "
+                f"{', '.join(GIVEN_FEATURES)}",
+                file=file,
+                field=field,
+            )
+        low, high, unit = GIVEN_FEATURES[name]
+        if not low <= value <= high:
+            raise SceneError(
+                f"must be from {low:g} to {high:g} ({unit})", file=file, field=field, value=value
+            )
+        out.append((name, float(value)))
+    return tuple(out)
+
+
+def _scan_positions_to_room(
+    model: SceneFileModel, room: Room, *, file: str
+) -> tuple[SceneFileModel, float]:
+    """The listener's and sources' positions (and the listener's yaw) in the room frame."""
+    from scene.room_estimate import analyze_room_scan
+
+    estimate = analyze_room_scan(room).estimate
+
+    def moved(position: list[float] | None, field: str) -> list[float] | None:
+        if position is None:
+            return None
+        inside = [float(v) for v in estimate.to_room(np.asarray([position]))[0]]
+        if not all(0.0 < v < size for v, size in zip(inside, estimate.box_m, strict=True)):
+            raise SceneError(
+                "must be inside the scanned room, in the scan's coordinates (z up); in the "
+                f"room's own frame it is at {_fmt(tuple(round(v, 2) for v in inside))} m, "
+                f"outside its box {_fmt(tuple(round(v, 2) for v in estimate.box_m))} m "
+                "(loci analyze shows the room)",
+                file=file,
+                field=field,
+                value=_shown(position),
+            )
+        return inside
+
+    listener = model.listener.model_copy(
+        update={"position": moved(model.listener.position, "listener.position")}
+    )
+    sources = [
+        s.model_copy(update={"position": moved(s.position, f"sources[{i}].position")})
+        for i, s in enumerate(model.sources)
+    ]
+    moved_model = model.model_copy(update={"listener": listener, "sources": sources})
+    return moved_model, model.listener.yaw - estimate.yaw_deg
 
 
 def _music(model: SceneFileModel) -> MusicOverrides:
@@ -238,18 +306,19 @@ def _resolve(relative: str, base_dir: Path) -> Path:
 
 def _room(spec: RoomModel, *, base_dir: Path, file: str) -> Room:
     kind = spec.kind
-    if kind != "mesh":
+    if kind not in ("mesh", "scan"):
         for key in ("path", "up"):
             if getattr(spec, key) is not None:
                 raise SceneError(
-                    f"`{key}` is only for mesh rooms; this room is {kind}",
+                    f"`{key}` is only for mesh and scan rooms; this room is {kind}",
                     file=file,
                     field=f"room.{key}",
                     value=getattr(spec, key),
                 )
-    if kind in ("free_field", "outdoor") and spec.size is not None:
+    if kind in ("free_field", "outdoor", "scan") and spec.size is not None:
         raise SceneError(
-            f"a {kind} room has no size; `size` is for shoebox and mesh rooms",
+            f"a {kind} room has no size; `size` is for shoebox and mesh rooms"
+            + (" (a scan measures its room)" if kind == "scan" else ""),
             file=file,
             field="room.size",
             value=_shown(spec.size),
@@ -275,7 +344,43 @@ def _room(spec: RoomModel, *, base_dir: Path, file: str) -> Room:
                 field="room.size",
             )
         return Room(kind="shoebox", size=_triple(spec.size), materials=materials)
+    if kind == "scan":
+        return _scan_room(spec, materials, base_dir=base_dir, file=file)
     return _mesh_room(spec, materials, base_dir=base_dir, file=file)
+
+
+def _scan_room(
+    spec: RoomModel, materials: tuple[tuple[str, Material], ...], *, base_dir: Path, file: str
+) -> Room:
+    from scene.scan import SCAN_FILE, find_scan_file
+
+    if spec.path is None:
+        raise SceneError(
+            f"missing; a scan room needs `path`, the scan's {SCAN_FILE} or its folder",
+            file=file,
+            field="room.path",
+        )
+    given = _resolve(spec.path, base_dir)
+    found = find_scan_file(given)
+    if found is None:
+        problem = (
+            f"no such file or folder ({given})"
+            if not given.exists()
+            else f"a scan is a folder holding {SCAN_FILE} (nerfstudio's format) or that file"
+        )
+        raise SceneError(problem, file=file, field="room.path", value=spec.path)
+    # Imported here: fusing a scan needs Open3D, which other rooms never do.
+    from scene.room_estimate import cached_scan_analysis
+
+    estimate = cached_scan_analysis(found, up=spec.up, materials=materials).estimate
+    # Rendered as the box of the floor plan, in the room's own frame.
+    return Room(
+        kind="shoebox",
+        size=_triple(estimate.box_m),
+        materials=materials,
+        scan_path=found,
+        scan_up=spec.up,
+    )
 
 
 def _mesh_room(

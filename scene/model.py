@@ -85,6 +85,13 @@ class Room:
     mesh_up
         The axis that points up in the mesh file, as the scene file gives it (``"z"`` or
         ``"y"``); None for the format's own (y for glTF, z otherwise).
+    scan_path
+        The ``transforms.json`` of an RGB-D scan for a scene file's ``kind: scan`` room.
+        Such a room is rendered as a ``shoebox``: the box of the floor plan the scan shows,
+        in the room's own frame (see :mod:`scene.room_estimate`); perception and the late
+        reverberation use the scan's own floor plan and height.
+    scan_up
+        The scan world's up axis as the scene file gives it; None to infer it.
     """
 
     kind: RoomKind
@@ -93,6 +100,8 @@ class Room:
     mesh_path: Path | None = None
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     mesh_up: Literal["z", "y"] | None = None
+    scan_path: Path | None = None
+    scan_up: Literal["z", "y"] | None = None
 
     def material(self, surface: str) -> Material:
         """Return the material of one surface (KeyError naming the surface if absent)."""
@@ -188,6 +197,12 @@ class Scene:
         ``("beach",)``; they complement what perception finds. Empty when not given.
     music
         Explicit musical values (``music`` in the file) that win over words and place.
+    lyrics
+        Sing lyrics on the melody (``lyrics: true``): a ``vocal`` stem, lyrics.txt,
+        lyrics.lrc and score.musicxml.
+    given_features
+        Environment features the scene file gives (``environment.features``), as (name,
+        value) pairs; each replaces the measured one in E.
     """
 
     duration_s: float
@@ -201,3 +216,5 @@ class Scene:
     path: Path | None = None
     place: tuple[str, ...] = ()
     music: MusicOverrides = field(default_factory=MusicOverrides)
+    lyrics: bool = False
+    given_features: tuple[tuple[str, float], ...] = ()

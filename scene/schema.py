@@ -73,7 +73,7 @@ class MaterialsModel(_Model):
 class RoomModel(_Model):
     """``room``: the acoustic space."""
 
-    kind: Literal["free_field", "outdoor", "shoebox", "mesh"]
+    kind: Literal["free_field", "outdoor", "shoebox", "mesh", "scan"]
     size: Size | None = None
     materials: MaterialsModel | None = None
     path: StrictStr | None = None
@@ -117,6 +117,8 @@ class EnvironmentModel(_Model):
 
     frames: StrictStr | None = None
     place: tuple[str, ...] = ()
+    # Names and ranges are checked by scene.loader, which names the feature.
+    features: dict[StrictStr, Number] = {}
 
     @field_validator("place", mode="before")
     @classmethod
@@ -171,6 +173,7 @@ class SceneFileModel(_Model):
     sources: list[SourceModel] = []
     environment: EnvironmentModel | None = None
     music: MusicModel | None = None
+    lyrics: StrictBool = False
 
     @field_validator("instruction")
     @classmethod
@@ -186,12 +189,13 @@ _HELP: dict[str, str] = {
     "instruction": "must be text in any language, or left out for no music",
     "duration": f"must be a number of seconds, > 0 and <= {MAX_DURATION_S:g}",
     "seed": "must be a whole number >= 0",
-    "room": "must be a mapping with `kind` (free_field, outdoor, shoebox or mesh)",
-    "room.kind": "must be one of free_field, outdoor, shoebox, mesh",
+    "room": "must be a mapping with `kind` (free_field, outdoor, shoebox, mesh or scan)",
+    "room.kind": "must be one of free_field, outdoor, shoebox, mesh, scan",
     "room.size": "must be 3 numbers [x, y, z] in metres, each > 0",
     "room.materials": "must be a mapping of surface -> material (see docs/scene-format.md)",
-    "room.path": "must be the path of the mesh file, relative to the scene file",
-    "room.up": "must be z or y: the axis that points up in the mesh file",
+    "room.path": "must be the path of the mesh file (or of the scan's transforms.json or its "
+    "folder), relative to the scene file",
+    "room.up": "must be z or y: the axis that points up in the mesh file or the scan's world",
     "listener": "must be a mapping with `position` [x, y, z] and optional `yaw`, `pitch`",
     "listener.position": "must be 3 finite numbers [x, y, z] in metres",
     "listener.yaw": "must be a number of degrees (0 faces +x, 90 faces +y)",
@@ -203,15 +207,17 @@ _HELP: dict[str, str] = {
     "sources[].audio": "must be the path of a wav/flac/ogg file, relative to the scene file",
     "sources[].position": "must be 3 finite numbers [x, y, z] in metres",
     "sources[].gain_db": "must be a number of decibels from -100 to 24",
-    "environment": "must be a mapping with optional `frames` and `place`",
+    "environment": "must be a mapping with optional `frames`, `place` and `features`",
     "environment.frames": "must be the path of a folder of camera images (jpg/png)",
     "environment.place": "must be a word or a list of words for the place, e.g. beach",
+    "environment.features": "must be a mapping of feature name -> number, e.g. {brightness: 0.8}",
     "music": "must be a mapping with optional `tempo_bpm`, `key`, `meter`, `loop`",
     "music.tempo_bpm": "must be a number of beats per minute from 30 to 240",
     "music.key": "must be a tonic A-G (with # or b) and a mode, e.g. 'D minor'; modes: "
     + ", ".join(MUSIC_MODES),
     "music.meter": "must be beats/unit, e.g. 3/4 or 6/8",
     "music.loop": "must be true or false",
+    "lyrics": "must be true (sing lyrics on the melody) or false",
 }
 
 # Which model's keys are allowed under a field, for "unknown key" messages.
@@ -243,6 +249,8 @@ def _pattern(field: str) -> str:
 
 def _help(field: str) -> str | None:
     pattern = _pattern(field)
+    if pattern.startswith("environment.features."):
+        return "must be a number (see docs/scene-format.md for each feature's range)"
     while pattern:
         if pattern in _HELP:
             return _HELP[pattern]

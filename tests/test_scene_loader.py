@@ -152,7 +152,7 @@ BROKEN: list[tuple[str, dict, str]] = [
     (
         "path in a shoebox room",
         _scene(room=_room(path="hall.obj")),
-        r"room\.path: got 'hall\.obj'; `path` is only for mesh rooms",
+        r"room\.path: got 'hall\.obj'; `path` is only for mesh and scan rooms",
     ),
     (
         "empty instruction",

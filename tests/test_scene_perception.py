@@ -87,3 +87,80 @@ def _load(name: str):
     from scene.loader import load_scene
 
     return load_scene(ROOT / "examples" / name)
+
+
+# --- Features the scene file gives, and what perception combines ------------------------
+
+
+def _beach_data() -> dict:
+    import yaml
+
+    data = yaml.safe_load((ROOT / "examples" / "beach.yaml").read_text(encoding="utf-8"))
+    data["environment"]["frames"] = str(ROOT / "examples" / "beach_frames")
+    return data
+
+
+def test_a_feature_the_scene_file_gives_replaces_the_measured_one(tmp_path: Path) -> None:
+    measured = perceive(scene_from_dict(_beach_data(), base_dir=tmp_path))
+    data = _beach_data()
+    data["environment"]["features"] = {"brightness": 0.2, "pleasure": -0.5}
+    given = perceive(scene_from_dict(data, base_dir=tmp_path))
+    assert given.brightness.value == 0.2 and given.brightness.confidence == 1.0
+    assert given.brightness.unit == measured.brightness.unit
+    # It says so: the source names the measured value and where it came from ...
+    shown = f"{measured.brightness.value:.4g}"
+    assert given.brightness.source == (
+        f"scene file (replaces {shown} measured by frames: 3 images in beach_frames/)"
+    )
+    # ... and a note does too.
+    assert any(
+        note.startswith(f"brightness: the scene file's 0.2 replaces the measured {shown}")
+        for note in given.notes
+    )
+    assert given.pleasure.value == -0.5 and measured.pleasure.value > 0
+    # What the file does not give stays measured.
+    assert given.warmth == measured.warmth
+
+
+def test_given_rt60_and_unmeasured_features(tmp_path: Path) -> None:
+    data = _room_scene(kind="shoebox", size=[10, 8, 4])
+    data["environment"] = {"features": {"rt60_mid_s": 2.5, "sky_fraction": 0.0}}
+    environment = perceive(scene_from_dict(data, base_dir=tmp_path))
+    assert environment.rt60_mid_s.value == 2.5
+    assert "measured by room: shoebox 10 x 8 x 4 m" in environment.rt60_mid_s.source
+    assert any(
+        "the per-band RT60 and the rendered room stay as measured" in n for n in environment.notes
+    )
+    # Nothing measured it (no frames): the file's value, from the file.
+    assert environment.sky_fraction.value == 0.0 and environment.sky_fraction.source == "scene file"
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ({"brightnes": 0.5}, r"environment\.features\.brightnes: unknown feature; the features"),
+        ({"brightness": 1.5}, r"environment\.features\.brightness: got 1\.5; must be from 0 to 1"),
+        ({"warmth": "hot"}, r"environment\.features\.warmth: got 'hot'; must be a number"),
+        ({"rt60_mid_s": 0}, r"environment\.features\.rt60_mid_s: got 0\.0; must be from 0\.05"),
+    ],
+)
+def test_bad_given_features_are_refused(tmp_path: Path, features: dict, message: str) -> None:
+    from scene import SceneError
+
+    data = _room_scene(kind="free_field")
+    data["environment"] = {"features": features}
+    with pytest.raises(SceneError, match=message):
+        scene_from_dict(data, base_dir=tmp_path)
+
+
+def test_frames_give_clutter_sky_light_and_mood() -> None:
+    environment = perceive(_load("beach.yaml"))
+    # The beach frames: a sky over the sea, a bright, warm and pleasant view.
+    assert 0.15 < environment.sky_fraction.value < 0.6
+    assert environment.pleasure.value > 0
+    assert "Valdez and Mehrabian" in environment.pleasure.source
+    assert 3000 < environment.colour_temperature_k.value < 9000
+    assert environment.colour_temperature_k.confidence < environment.brightness.confidence
+    assert environment.motion.value > 0  # the camera pans between the three frames
+    assert environment.motion.unit.startswith("image widths per frame")
+    assert 0 <= environment.edge_density.value < 0.2
