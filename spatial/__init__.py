@@ -6,6 +6,7 @@ Imports only ``scene``'s room and geometry types, never ``generation`` or ``loci
 from spatial.hrtf import Hrtf, default_hrtf, load_hrtf, load_sofa, spherical_head_hrtf
 from spatial.master import master
 from spatial.render import binaural_room_impulse_response, render_scene
+from spatial.stream import StreamRenderer
 from spatial.types import SAMPLE_RATE, MasteringReport, PlacedSource
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "Hrtf",
     "MasteringReport",
     "PlacedSource",
+    "StreamRenderer",
     "binaural_room_impulse_response",
     "default_hrtf",
     "load_hrtf",

@@ -82,12 +82,14 @@ def band_sum(per_band: np.ndarray, *, sample_rate: int) -> np.ndarray:
     """
     if per_band.shape[-2] != N_BANDS:
         raise ValueError(f"per_band.shape={per_band.shape} must have {N_BANDS} bands on axis -2")
+    import scipy.fft
+
     length = per_band.shape[-1]
     n_fft = fft_size(length + _WRAP_PAD)
     masks = band_masks(n_fft, sample_rate)
-    spectrum = np.fft.rfft(per_band, n=n_fft, axis=-1)
-    summed = np.einsum("...kf,kf->...f", spectrum, masks)
-    return np.fft.irfft(summed, n=n_fft, axis=-1)[..., :length]
+    spectrum = scipy.fft.rfft(per_band, n=n_fft, axis=-1)
+    summed = np.sum(spectrum * masks, axis=-2)
+    return scipy.fft.irfft(summed, n=n_fft, axis=-1)[..., :length]
 
 
 @lru_cache(maxsize=4)

@@ -237,7 +237,7 @@ def add_at(base: np.ndarray, block: np.ndarray, start: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _mix_minimum_phase(
     minimum_phase: np.ndarray, indices: np.ndarray, weights: np.ndarray, out: np.ndarray
 ) -> None:
@@ -248,11 +248,13 @@ def _mix_minimum_phase(
         if w != 0.0:
             h = minimum_phase[indices[k]]
             for e in range(2):
-                for t in range(h.shape[1]):
-                    out[e, t] += w * h[e, t]
+                row = out[e]
+                source = h[e]
+                for t in range(row.size):
+                    row[t] += w * source[t]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _direct(
     out: np.ndarray,
     start: int,
@@ -265,27 +267,28 @@ def _direct(
 ) -> None:
     # out[e, i - start] += (air * fractional delay(delays[e]) * mixed minimum phase)[i].
     n_taps = minimum_phase.shape[2]
-    h = np.empty((2, n_taps))
+    h = np.empty((2, n_taps), dtype=np.float32)
     _mix_minimum_phase(minimum_phase, indices, weights, h)
     air_half = (air.size - 1) // 2
     kernel = np.empty(2 * half)
-    combined = np.empty(air.size + 2 * half - 1)
+    combined = np.empty(air.size + 2 * half - 1, dtype=np.float32)
     for e in range(2):
         whole = int(np.floor(delays[e]))
         fractional_delay_kernel(delays[e] - whole, half, kernel)
         combined[:] = 0.0
         for a in range(air.size):
             for j in range(2 * half):
-                combined[a + j] += air[a] * kernel[j]
+                combined[a + j] += np.float32(air[a] * kernel[j])
         first = whole - half + 1 - air_half - start
+        response = h[e]
         for c in range(combined.size):
             g = combined[c]
-            base = first + c
+            row = out[e, first + c : first + c + n_taps]
             for t in range(n_taps):
-                out[e, base + t] += g * h[e, t]
+                row[t] += g * response[t]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _accumulate(
     out: np.ndarray,
     minimum_phase: np.ndarray,
@@ -310,15 +313,20 @@ def _accumulate(
             whole = int(np.floor(ear_delays[n, e]))
             fractional_delay_kernel(ear_delays[n, e] - whole, half, kernel)
             shifted[:] = 0.0
-            for t in range(n_taps):
-                v = h[e, t]
-                if v != 0.0:
-                    for j in range(width):
-                        shifted[t + j] += v * kernel[j]
+            response = h[e]
+            for j in range(width):
+                k = kernel[j]
+                row = shifted[j : j + n_taps]
+                for t in range(n_taps):
+                    row[t] += k * response[t]
             first = whole - half + 1
+            lo = max(0, -first)
+            hi = min(shifted.size, length - first)
+            if hi <= lo:
+                continue
+            part = shifted[lo:hi]
             for b in range(n_bands):
                 g = gains[n, b]
-                for t in range(n_taps + width - 1):
-                    i = first + t
-                    if 0 <= i < length:
-                        out[e, b, i] += g * shifted[t]
+                row = out[e, b, first + lo : first + hi]
+                for t in range(part.size):
+                    row[t] += g * part[t]

@@ -212,11 +212,38 @@ class Hrtf:
             >= 0 and sum to 1, and a measured direction gets weight 1 on itself.
         """
         v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float64).reshape(-1, 3))
+        hints = np.full(v.shape[0], -1, dtype=np.int64)
+        indices, weights, _ = self.interpolation_weights_near(v, hints)
+        return indices, weights
+
+    def interpolation_weights_near(
+        self, vectors: np.ndarray, hints: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`interpolation_weights`, trying each direction's hinted face first.
+
+        Parameters
+        ----------
+        vectors
+            float64, shape (N, 3).
+        hints
+            int64, shape (N,): a triangle index per direction (-1 for none), e.g. the one
+            this direction was found in last time; a source that moves a little stays in
+            its triangle, which then costs one test instead of a search.
+
+        Returns
+        -------
+        indices, weights, triangles
+            As :meth:`interpolation_weights`, and the triangle used (int64, shape (N,);
+            -1 where the lookup fell back to the nearest measurement).
+        """
+        v = np.ascontiguousarray(vectors, dtype=np.float64)
         faces, inverses, start, members = self._triangulation
         indices = np.zeros((v.shape[0], 3), dtype=np.int64)
         weights = np.zeros((v.shape[0], 3))
-        _locate(v, self._unit, faces, inverses, start, members, indices, weights)
-        return indices, weights
+        found = np.full(v.shape[0], -1, dtype=np.int64)
+        hints = np.ascontiguousarray(hints, dtype=np.int64)
+        _locate(v, self._unit, faces, inverses, start, members, hints, indices, weights, found)
+        return indices, weights, found
 
     def interpolate(
         self, azimuth_deg: float, elevation_deg: float
@@ -493,38 +520,39 @@ def _locate(
     inverses: np.ndarray,
     start: np.ndarray,
     members: np.ndarray,
+    hints: np.ndarray,
     indices: np.ndarray,
     weights: np.ndarray,
+    found_faces: np.ndarray,
 ) -> None:
     n_faces = faces.shape[0]
     w = np.empty(3)
     best_w = np.empty(3)
     for i in range(vectors.shape[0]):
         v = vectors[i]
-        nearest = 0
-        best = -np.inf
-        for k in range(unit.shape[0]):
-            d = unit[k, 0] * v[0] + unit[k, 1] * v[1] + unit[k, 2] * v[2]
-            if d > best:
-                best = d
-                nearest = k
+        tolerance = -1e-9 * (abs(v[0]) + abs(v[1]) + abs(v[2]))
         found = -1
         score = -np.inf
-        tolerance = -1e-9 * (abs(v[0]) + abs(v[1]) + abs(v[2]))
-        # The face holding a direction nearly always touches its nearest measurement; a
-        # full search covers the rest (and directions outside every cone, when the
-        # measurements leave the origin outside their hull).
-        for q in range(start[nearest], start[nearest + 1]):
-            f = members[q]
-            smallest = _cone_weights(inverses[f], v, w)
-            if smallest > score:
-                score = smallest
-                found = f
-                best_w[:] = w
+        hint = hints[i]
+        if 0 <= hint < n_faces:
+            smallest = _cone_weights(inverses[hint], v, w)
             if smallest >= tolerance:
-                break
-        if score < tolerance:
-            for f in range(n_faces):
+                found = hint
+                score = smallest
+                best_w[:] = w
+        nearest = 0
+        if found < 0:
+            best = -np.inf
+            for k in range(unit.shape[0]):
+                d = unit[k, 0] * v[0] + unit[k, 1] * v[1] + unit[k, 2] * v[2]
+                if d > best:
+                    best = d
+                    nearest = k
+            # The face holding a direction nearly always touches its nearest measurement;
+            # a full search covers the rest (and directions outside every cone, when the
+            # measurements leave the origin outside their hull).
+            for q in range(start[nearest], start[nearest + 1]):
+                f = members[q]
                 smallest = _cone_weights(inverses[f], v, w)
                 if smallest > score:
                     score = smallest
@@ -532,16 +560,27 @@ def _locate(
                     best_w[:] = w
                 if smallest >= tolerance:
                     break
+            if score < tolerance:
+                for f in range(n_faces):
+                    smallest = _cone_weights(inverses[f], v, w)
+                    if smallest > score:
+                        score = smallest
+                        found = f
+                        best_w[:] = w
+                    if smallest >= tolerance:
+                        break
         total = 0.0
         if found >= 0:
             for r in range(3):
                 best_w[r] = max(best_w[r], 0.0)
                 total += best_w[r]
         if found < 0 or total <= 0.0:
+            found_faces[i] = -1
             for r in range(3):
                 indices[i, r] = nearest
                 weights[i, r] = 1.0 if r == 0 else 0.0
             continue
+        found_faces[i] = found
         for r in range(3):
             indices[i, r] = faces[found, r]
             weights[i, r] = best_w[r] / total

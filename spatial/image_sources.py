@@ -8,6 +8,7 @@ times ``sqrt(1 - alpha)`` for every surface hit, per band, times air absorption
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -120,6 +121,15 @@ def _half_log_reflectance(alpha: np.ndarray) -> np.ndarray:
     return 0.5 * np.log(np.clip(1.0 - alpha, 1e-12, 1.0))
 
 
+@lru_cache(maxsize=32)
+def _surface_log_reflectances(room: Room) -> dict[str, np.ndarray]:
+    # Per room, not per call: a moving source asks for its images every few blocks.
+    return {
+        name: _half_log_reflectance(np.asarray(room.material(name).absorption, dtype=np.float64))
+        for name in SHOEBOX_SURFACES
+    }
+
+
 def _box_images(
     room: Room, src: np.ndarray, lis: np.ndarray, max_delay_s: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,10 +137,7 @@ def _box_images(
     origin = np.asarray(room.origin, dtype=np.float64)
     s = src - origin
     radius = max(max_delay_s, 0.0) * SPEED_OF_SOUND
-    log_r = {
-        name: _half_log_reflectance(np.asarray(room.material(name).absorption, dtype=np.float64))
-        for name in SHOEBOX_SURFACES
-    }
+    log_r = _surface_log_reflectances(room)
     # Along one axis of [0, L], image i sits at i L + (s if i is even else L - s): it has hit
     # the far wall ceil(i/2) and the near wall floor(i/2) times for i > 0, mirrored for i < 0.
     axes = []

@@ -1,0 +1,742 @@
+"""Block-by-block binaural rendering for live use: uniformly partitioned convolution.
+
+Each source's response is kept as three parts, as in the offline render
+(:func:`spatial.render_scene`), so that a static scene streams out sample for sample what
+the offline render gives:
+
+- the direct sound (HRTF of its direction, travel delay, 1/r and air absorption), a few
+  partitions long; it is recomputed whenever the source or the head moves, every block;
+- the reflections (image sources up to the transition time), tens of milliseconds; they
+  cost more to compute (about a millisecond each), so they are recomputed at most
+  ``reflection_updates_per_second`` times a second over all sources, the source whose
+  reflections are the most out of date first;
+- one late tail shared by all sources, convolved once with the gain-weighted sum of their
+  inputs.
+
+Convolution is uniformly partitioned (overlap-save, one FFT of twice the block size per
+source and block): every source keeps a delay line of its input spectra, and a numba loop
+multiplies and accumulates them with the filter partitions. When a filter changes, the
+block is rendered through both the old and the new filter and the output crossfades
+between the two over the block (raised cosine), so that moving sources and a turning head
+give no clicks. Only the parts that changed are rendered twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.fft
+from numba import njit
+
+from scene.acoustics import SPEED_OF_SOUND, air_absorption_per_m
+from scene.errors import SceneError
+from scene.model import Pose, Room
+from spatial.bands import band_firs
+from spatial.brir import AIR_FIR_HALF_TAPS, _direct, head_frame, reflections_brir
+from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS
+from spatial.hrtf import Hrtf
+from spatial.image_sources import MIN_DISTANCE_M
+from spatial.late import FADE_S
+from spatial.render import (
+    EARLY_MIN_S,
+    _check_hrtf,
+    _check_point,
+    _check_rate,
+    _check_room,
+    _room_plan,
+)
+from spatial.types import SAMPLE_RATE
+
+__all__ = [
+    "DEFAULT_REFLECTION_UPDATES_PER_SECOND",
+    "MAX_BLOCK_SIZE",
+    "MIN_BLOCK_SIZE",
+    "REFLECTION_TOLERANCE_DEG",
+    "REFLECTION_TOLERANCE_M",
+    "StreamRenderer",
+]
+
+#: Reflection updates per second over all sources: about a tenth of one core.
+DEFAULT_REFLECTION_UPDATES_PER_SECOND = 100.0
+
+#: Smallest and largest block sizes, samples.
+MIN_BLOCK_SIZE = 16
+MAX_BLOCK_SIZE = 8192
+
+#: How far the head may turn (degrees) or the listener and a source move together (metres)
+#: before that source's reflections count as one unit out of date; the most out-of-date
+#: sources are updated first. Any change at all is updated eventually, so that a scene
+#: that stops moving converges to its static render.
+REFLECTION_TOLERANCE_DEG = 5.0
+REFLECTION_TOLERANCE_M = 0.1
+
+# Parts of a reflection response quieter than this, relative to its peak, are not
+# convolved (the band split's faint pre-ringing before the first reflection).
+_NEGLIGIBLE = 1e-7
+# A truncated late tail fades out over its last 5 ms so that the cut adds no click.
+_TAIL_FADE_S = 0.005
+
+
+class StreamRenderer:
+    """Render sources block by block for a listener whose head and sources may move.
+
+    Parameters
+    ----------
+    room
+        The acoustic space (as for :func:`spatial.render_scene`).
+    sources
+        Number of sources (>= 0).
+    block_size
+        Samples per block (16 to 8192; 128 to 1024 are the usual live sizes).
+    hrtf
+        None uses :func:`spatial.hrtf.default_hrtf`.
+    sample_rate
+        Must be 48000 Hz.
+    brir_length_s
+        Longest response kept per source, seconds (the late tail is cut there, with a 5 ms
+        fade); sound arriving later is dropped.
+    seed
+        Seeds the late tail's noise; the same seed as :func:`spatial.render_scene` gives
+        the same output.
+    listener
+        Initial pose of the listener's head.
+    positions
+        Initial position of each source, world coordinates, metres.
+    reflection_updates_per_second
+        How many times a second, over all sources, reflections may be recomputed (> 0);
+        at least one source is updated in any block that has an out-of-date one when
+        blocks are longer than ``1 / reflection_updates_per_second``.
+
+    Notes
+    -----
+    A change of pose or position given before :meth:`process` takes effect in that block:
+    the block crossfades from the old responses to the new ones. Output has no latency
+    beyond the block itself.
+    """
+
+    def __init__(
+        self,
+        room: Room,
+        *,
+        sources: int,
+        block_size: int,
+        hrtf: Hrtf | None = None,
+        sample_rate: int = SAMPLE_RATE,
+        brir_length_s: float = 1.0,
+        seed: int = 0,
+        listener: Pose,
+        positions: Sequence[tuple[float, float, float]],
+        reflection_updates_per_second: float = DEFAULT_REFLECTION_UPDATES_PER_SECOND,
+    ) -> None:
+        _check_rate(sample_rate)
+        _check_room(room)
+        self._hrtf = _check_hrtf(hrtf)
+        self._room = room
+        self._n = _check_count(sources, field="sources", low=0)
+        self._block = _check_count(block_size, field="block_size", low=MIN_BLOCK_SIZE)
+        if self._block > MAX_BLOCK_SIZE:
+            raise SceneError(
+                f"must be an integer from {MIN_BLOCK_SIZE} to {MAX_BLOCK_SIZE} samples",
+                field="block_size",
+                value=block_size,
+            )
+        rate = reflection_updates_per_second
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not (0 < rate < 1e6):
+            raise SceneError(
+                "must be a positive number of updates per second",
+                field="reflection_updates_per_second",
+                value=rate,
+            )
+        # Credit for reflection updates grows by rate * block duration each block; a block
+        # spends whole credits. The cap keeps a long quiet spell from bursting later.
+        self._credit_per_block = float(rate) * self._block / sample_rate
+        self._credit_cap = max(1.0, self._credit_per_block)
+        self._credit = 0.0
+        self._budget = math.floor(self._credit_cap) + 1
+        if not isinstance(brir_length_s, int | float) or not (0.0 < brir_length_s <= 20.0):
+            raise SceneError(
+                "must be a number of seconds, > 0 and <= 20",
+                field="brir_length_s",
+                value=brir_length_s,
+            )
+        if len(positions) != self._n:
+            raise SceneError(
+                f"must give one position per source ({self._n})",
+                field="positions",
+                value=f"{len(positions)} positions",
+            )
+        if room.is_enclosed:
+            self._low = tuple(float(v) for v in room.origin)
+            self._high = tuple(o + float(v) for o, v in zip(self._low, room.size, strict=True))
+        self._listener = self._checked_listener(listener)
+        self._positions = np.array(
+            [self._checked_position(i, p) for i, p in enumerate(positions)], dtype=np.float64
+        ).reshape(self._n, 3)
+        fs = sample_rate
+        self._fs = fs
+        self._plan = _room_plan(room, self._hrtf, fs, seed)
+        self._air = air_absorption_per_m()
+        self._band_firs = np.ascontiguousarray(band_firs(AIR_FIR_HALF_TAPS, SAMPLE_RATE))
+
+        block = self._block
+        bins = block + 1
+        limit = max(1, math.ceil(brir_length_s * fs / block))
+        hrtf_span = float(np.max(self._hrtf.delays_samples, initial=0.0))
+        fixed = hrtf_span + self._hrtf.taps + 2 * FRACTIONAL_DELAY_HALF_TAPS + 4
+        if room.is_enclosed:
+            diagonal_s = float(np.linalg.norm(room.size)) / SPEED_OF_SOUND
+            transition = self._plan.transition_s
+            early_end = (max(transition, diagonal_s + EARLY_MIN_S) + FADE_S / 2) * fs + fixed
+            depth = min(limit, math.ceil(early_end / block) + 1)
+            reflection_cap = depth
+            self._max_shift = max(0, math.ceil((diagonal_s + EARLY_MIN_S - transition) * fs))
+        else:
+            depth = limit
+            # Outdoors the one reflection (the ground) follows the direct sound closely.
+            reflection_cap = 0 if room.kind == "free_field" else min(limit, 8 + 4096 // block)
+            self._max_shift = 0
+        self._limit = depth
+        # The direct sound spans the ITD, the HRIR, the fractional-delay kernel and the air
+        # filter, starting anywhere in its first partition.
+        direct_span = (
+            math.ceil(float(np.ptp(self._hrtf.delays_samples, axis=1).max(initial=0.0)))
+            + 2
+            + self._hrtf.taps
+            + 2 * FRACTIONAL_DELAY_HALF_TAPS
+            + 2 * AIR_FIR_HALF_TAPS
+        )
+        self._direct_cap = math.ceil((direct_span + block - 1) / block)
+
+        n = self._n
+        self._fdl = np.zeros((n, depth, bins), dtype=np.complex64)
+        self._frames = np.zeros((n, 2 * block), dtype=np.float32)
+        self._newest = 0
+        self._history = np.zeros((n, self._max_shift + block), dtype=np.float32)
+        # Direct sound: two slots per source (current and, while fading, the previous one).
+        self._d_spec = np.zeros((n, 2, self._direct_cap, 2, bins), dtype=np.complex64)
+        self._d_first = np.zeros((n, 2), dtype=np.int64)
+        self._d_count = np.zeros((n, 2), dtype=np.int64)
+        self._d_cur = np.zeros(n, dtype=np.int64)
+        self._d_fading = np.zeros(n, dtype=np.bool_)
+        self._d_vector = np.full((n, 3), np.nan)
+        self._d_face = np.full(n, -1, dtype=np.int64)
+        # Reflections: one slot per source, and a small pool for those fading out.
+        cap = max(reflection_cap, 1)
+        self._r_spec = np.zeros((n, cap, 2, bins), dtype=np.complex64)
+        self._r_first = np.zeros(n, dtype=np.int64)
+        self._r_count = np.zeros(n, dtype=np.int64)
+        self._r_cap = reflection_cap
+        self._r_pool = np.zeros((self._budget, cap, 2, bins), dtype=np.complex64)
+        self._r_pool_first = np.zeros(self._budget, dtype=np.int64)
+        self._r_pool_count = np.zeros(self._budget, dtype=np.int64)
+        self._r_old = np.full(n, -1, dtype=np.int64)
+        self._r_listener = np.zeros((n, 3))
+        self._r_angles = np.zeros((n, 2))
+        self._r_position = np.zeros((n, 3))
+        # The shared tail and what each source feeds into it.
+        self._tail_shift = np.zeros(n, dtype=np.int64)
+        self._tail_gain = np.zeros(n)
+        self._tail_shift_old = np.zeros(n, dtype=np.int64)
+        self._tail_gain_old = np.zeros(n)
+        self._tail_fading = np.zeros(n, dtype=np.bool_)
+        self._setup_tail(brir_length_s)
+
+        self._ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(block) + 0.5) / block)).astype(
+            np.float32
+        )
+        self._pending_listener: Pose | None = None
+        for s in range(n):
+            self._update_reflections(s, fade=False)
+        self._update_direct(np.arange(n), fade=False)
+
+    # --- public API -----------------------------------------------------------------
+
+    @property
+    def block_size(self) -> int:
+        """Samples per block."""
+        return self._block
+
+    @property
+    def sources(self) -> int:
+        """Number of sources."""
+        return self._n
+
+    @property
+    def listener(self) -> Pose:
+        """The listener's pose in effect (or to take effect in the next block)."""
+        return self._pending_listener or self._listener
+
+    def set_listener(self, pose: Pose) -> None:
+        """Move or turn the listener's head; takes effect in the next block."""
+        self._pending_listener = self._checked_listener(pose)
+
+    def set_source_position(self, index: int, position: tuple[float, float, float]) -> None:
+        """Move one source (world coordinates, metres); takes effect in the next block."""
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise SceneError("must be a source index (integer)", field="index", value=index)
+        if not 0 <= index < self._n:
+            raise SceneError(
+                f"must be a source index from 0 to {self._n - 1}", field="index", value=index
+            )
+        self._positions[int(index)] = self._checked_position(int(index), position)
+
+    def set_source_positions(self, positions: np.ndarray) -> None:
+        """Move every source at once (shape (sources, 3), metres); takes effect in the next
+        block. The same as calling :meth:`set_source_position` for each, in one step."""
+        p = np.asarray(positions, dtype=np.float64)
+        if p.shape != (self._n, 3):
+            raise SceneError(
+                f"must be an array of shape (sources, 3) = ({self._n}, 3)",
+                field="positions",
+                value=p.shape,
+            )
+        ok = np.all(np.isfinite(p), axis=1)
+        if self._room.is_enclosed:
+            ok &= np.all((p >= self._low) & (p <= self._high), axis=1)
+        elif self._room.kind == "outdoor":
+            ok &= p[:, 2] >= 0.0
+        for i in np.flatnonzero(~ok):
+            _check_point(self._room, tuple(p[i]), field=f"positions[{i}]")
+        self._positions[:] = p
+
+    def process(self, blocks: np.ndarray) -> np.ndarray:
+        """Render one block.
+
+        Parameters
+        ----------
+        blocks
+            float32, shape (sources, block_size): the next samples of every source.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, shape (2, block_size), row 0 the left ear.
+        """
+        x = self._checked_blocks(blocks)
+        self._apply_motion()
+        block = self._block
+        self._newest = (self._newest + 1) % self._fdl.shape[1]
+        if self._n:
+            self._frames[:, :block] = self._frames[:, block:]
+            self._frames[:, block:] = x
+            self._fdl[:, self._newest] = scipy.fft.rfft(self._frames, axis=-1)
+            if self._max_shift:
+                self._history[:, :-block] = self._history[:, block:]
+            self._history[:, -block:] = x
+
+        bins = block + 1
+        common = np.zeros((2, bins), dtype=np.complex64)
+        new = np.zeros((2, bins), dtype=np.complex64)
+        old = np.zeros((2, bins), dtype=np.complex64)
+        fading = bool(np.any(self._d_fading) or np.any(self._r_old >= 0))
+        _mac_sources(
+            self._fdl,
+            self._newest,
+            self._r_spec,
+            self._r_first,
+            self._r_count,
+            self._r_pool,
+            self._r_pool_first,
+            self._r_pool_count,
+            self._r_old,
+            self._d_spec,
+            self._d_first,
+            self._d_count,
+            self._d_cur,
+            self._d_fading,
+            common,
+            new,
+            old,
+        )
+        if self._tail_count:
+            tail_in = np.zeros(block, dtype=np.float32)
+            _tail_input(
+                self._history,
+                block,
+                self._tail_shift,
+                self._tail_gain,
+                self._tail_shift_old,
+                self._tail_gain_old,
+                self._tail_fading,
+                self._ramp,
+                tail_in,
+            )
+            self._tail_frame[:block] = self._tail_frame[block:]
+            self._tail_frame[block:] = tail_in
+            self._tail_newest = (self._tail_newest + 1) % self._tail_fdl.shape[0]
+            self._tail_fdl[self._tail_newest] = scipy.fft.rfft(self._tail_frame)
+            _mac_one(
+                self._tail_fdl,
+                self._tail_newest,
+                self._tail_spec,
+                self._tail_first,
+                self._tail_count,
+                common,
+            )
+        out_new = scipy.fft.irfft(common + new, n=2 * block, axis=-1)[:, block:]
+        if fading:
+            out_old = scipy.fft.irfft(common + old, n=2 * block, axis=-1)[:, block:]
+            out_new = out_old + self._ramp * (out_new - out_old)
+        self._d_fading[:] = False
+        self._r_old[:] = -1
+        self._tail_fading[:] = False
+        return np.ascontiguousarray(out_new, dtype=np.float32)
+
+    def reset(self) -> None:
+        """Forget all past input (silence from here on), keeping poses and positions."""
+        self._apply_motion()
+        for array in (self._fdl, self._frames, self._history, self._tail_fdl, self._tail_frame):
+            array[...] = 0
+        self._d_fading[:] = False
+        self._r_old[:] = -1
+        self._tail_fading[:] = False
+
+    # --- filters --------------------------------------------------------------------
+
+    def _setup_tail(self, brir_length_s: float) -> None:
+        block = self._block
+        tail = self._plan.tail
+        self._tail_count = 0
+        self._tail_first = 0
+        self._tail_spec = np.zeros((1, 2, block + 1), dtype=np.complex64)
+        self._tail_fdl = np.zeros((1, block + 1), dtype=np.complex64)
+        self._tail_frame = np.zeros(2 * block, dtype=np.float32)
+        self._tail_newest = 0
+        if tail is None:
+            return
+        keep = min(tail.shape[1], round(brir_length_s * self._fs))
+        tail = tail[:, :keep].copy()
+        if keep < self._plan.tail.shape[1]:
+            fade = min(keep, round(_TAIL_FADE_S * self._fs))
+            tail[:, keep - fade :] *= np.linspace(1.0, 0.0, fade)[None, :]
+        first, spectra = _partition(tail, 0, block, negligible=0.0)
+        self._tail_first = first
+        self._tail_count = spectra.shape[0]
+        self._tail_spec = spectra
+        self._tail_fdl = np.zeros((first + spectra.shape[0], block + 1), dtype=np.complex64)
+
+    def _update_reflections(self, s: int, *, fade: bool) -> None:
+        listener = self._listener
+        position = self._positions[s]
+        source = self._plan.source(self._room, listener, position, self._fs)
+        self._r_listener[s] = listener.position
+        self._r_angles[s] = (listener.yaw_deg, listener.pitch_deg)
+        self._r_position[s] = position
+        if fade:
+            slot = int(np.flatnonzero(~np.isin(np.arange(self._budget), self._r_old))[0])
+            self._r_pool[slot] = self._r_spec[s]
+            self._r_pool_first[slot] = self._r_first[s]
+            self._r_pool_count[slot] = self._r_count[s]
+            self._r_old[s] = slot
+            if source.tail_shift != self._tail_shift[s] or source.tail_gain != self._tail_gain[s]:
+                self._tail_shift_old[s] = self._tail_shift[s]
+                self._tail_gain_old[s] = self._tail_gain[s]
+                self._tail_fading[s] = True
+        self._tail_shift[s] = min(source.tail_shift, self._max_shift)
+        self._tail_gain[s] = source.tail_gain
+        self._r_count[s] = 0
+        if self._r_cap == 0:
+            return
+        response = reflections_brir(
+            source.images,
+            listener,
+            self._hrtf,
+            sample_rate=self._fs,
+            cut_s=source.cut_s,
+            fade_s=FADE_S,
+        )
+        if response.shape[1] == 0:
+            return
+        first, spectra = _partition(response, 0, self._block, negligible=_NEGLIGIBLE)
+        count = min(spectra.shape[0], self._limit - first)
+        if count <= 0:
+            return
+        spectra = spectra[:count]
+        if count > self._r_cap:
+            # Keep the end: what precedes it is the band split's faint pre-ringing.
+            first += count - self._r_cap
+            spectra = spectra[count - self._r_cap :]
+            count = self._r_cap
+        self._r_spec[s, :count] = spectra
+        self._r_first[s] = first
+        self._r_count[s] = count
+
+    def _update_direct(self, which: np.ndarray, *, fade: bool) -> None:
+        if which.size == 0:
+            return
+        vectors = head_frame(self._listener, self._positions[which])
+        distance = np.linalg.norm(
+            self._positions[which] - np.asarray(self._listener.position), axis=1
+        )
+        # The same law as the image sources' direct sound: 1/r (r >= 0.1 m) and air.
+        gains = (
+            np.exp(-0.5 * self._air[None, :] * distance[:, None])
+            / np.maximum(distance, MIN_DISTANCE_M)[:, None]
+        )
+        air = gains @ self._band_firs
+        indices, weights, faces = self._hrtf.interpolation_weights_near(
+            vectors, self._d_face[which]
+        )
+        self._d_face[which] = faces
+        travel = distance / SPEED_OF_SOUND * self._fs
+        block = self._block
+        frames = np.zeros((which.size, self._direct_cap, 2, 2 * block), dtype=np.float32)
+        first = np.zeros(which.size, dtype=np.int64)
+        _direct_partitions(
+            frames,
+            first,
+            self._hrtf.minimum_phase,
+            self._hrtf.delays_samples,
+            indices,
+            weights,
+            travel,
+            air,
+            FRACTIONAL_DELAY_HALF_TAPS,
+            block,
+        )
+        spectra = scipy.fft.rfft(frames, axis=-1, overwrite_x=True)
+        slots = 1 - self._d_cur[which] if fade else self._d_cur[which]
+        cap = self._direct_cap
+        self._d_spec[which, slots] = spectra
+        self._d_first[which, slots] = first
+        self._d_count[which, slots] = np.clip(self._limit - first, 0, cap)
+        # Rare: a source so close that its response starts before time 0, whose first
+        # partitions are dropped (as the offline render drops them).
+        for k in np.flatnonzero(first < 0):
+            s, slot, skip = int(which[k]), int(slots[k]), int(-first[k])
+            kept = max(0, min(cap - skip, self._limit))
+            self._d_spec[s, slot, :kept] = spectra[k, skip : skip + kept]
+            self._d_spec[s, slot, kept:] = 0
+            self._d_first[s, slot] = 0
+            self._d_count[s, slot] = kept
+        if fade:
+            self._d_cur[which] = slots
+            self._d_fading[which] = True
+        self._d_vector[which] = vectors
+
+    def _apply_motion(self) -> None:
+        if self._pending_listener is not None:
+            self._listener = self._pending_listener
+            self._pending_listener = None
+        if self._n == 0:
+            return
+        vectors = head_frame(self._listener, self._positions)
+        moved = np.flatnonzero(np.any(vectors != self._d_vector, axis=1))
+        self._update_direct(moved, fade=True)
+        listener = np.asarray(self._listener.position)
+        angles = np.array([self._listener.yaw_deg, self._listener.pitch_deg])
+        turn = np.abs((self._r_angles - angles + 180.0) % 360.0 - 180.0).max(axis=1)
+        shift = np.linalg.norm(self._r_listener - listener, axis=1) + np.linalg.norm(
+            self._r_position - self._positions, axis=1
+        )
+        staleness = np.maximum(turn / REFLECTION_TOLERANCE_DEG, shift / REFLECTION_TOLERANCE_M)
+        stale = np.flatnonzero(staleness > 0.0)
+        self._credit = min(self._credit + self._credit_per_block, self._credit_cap)
+        allowed = min(math.floor(self._credit), stale.size)
+        if allowed:
+            chosen = stale[np.argsort(-staleness[stale], kind="stable")[:allowed]]
+            self._credit -= allowed
+            for s in chosen:
+                self._update_reflections(int(s), fade=True)
+
+    # --- validation -----------------------------------------------------------------
+
+    def _checked_listener(self, pose: Pose) -> Pose:
+        if not isinstance(pose, Pose):
+            raise SceneError(
+                "must be a scene.model.Pose", field="listener", value=type(pose).__name__
+            )
+        _check_point(self._room, pose.position, field="listener.position")
+        for name in ("yaw_deg", "pitch_deg"):
+            value = getattr(pose, name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise SceneError(
+                    "must be a finite number of degrees", field=f"listener.{name}", value=value
+                )
+        return pose
+
+    def _checked_position(self, index: int, position: object) -> np.ndarray:
+        # A fast path for the common case (called for every source and block in live use);
+        # anything unusual gets the full check and its message.
+        if isinstance(position, tuple | list | np.ndarray) and len(position) == 3:
+            try:
+                p = [float(v) for v in position]
+            except (TypeError, ValueError):
+                p = None
+            if p is not None and all(math.isfinite(v) for v in p) and self._inside(p):
+                return np.array(p)
+        return _check_point(self._room, position, field=f"positions[{index}]")
+
+    def _inside(self, p: list[float]) -> bool:
+        if self._room.is_enclosed:
+            return all(lo <= v <= hi for v, lo, hi in zip(p, self._low, self._high, strict=True))
+        return self._room.kind != "outdoor" or p[2] >= 0.0
+
+    def _checked_blocks(self, blocks: np.ndarray) -> np.ndarray:
+        shape = (self._n, self._block)
+        if not isinstance(blocks, np.ndarray) or blocks.shape != shape:
+            got = getattr(blocks, "shape", type(blocks).__name__)
+            raise SceneError(
+                f"must be an array of shape (sources, block_size) = {shape}",
+                field="blocks",
+                value=got,
+            )
+        if not np.issubdtype(blocks.dtype, np.floating):
+            raise SceneError(
+                "must be floating point (float32)", field="blocks", value=str(blocks.dtype)
+            )
+        x = blocks.astype(np.float32, copy=False)
+        if not np.all(np.isfinite(x)):
+            raise SceneError("must be finite (no NaN or Inf)", field="blocks", value="NaN/Inf")
+        return x
+
+
+def _check_count(value: object, *, field: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise SceneError(f"must be an integer >= {low}", field=field, value=value)
+    return int(value)
+
+
+def _partition(
+    response: np.ndarray, start: int, block: int, *, negligible: float
+) -> tuple[int, np.ndarray]:
+    """Cut a (2, n) response placed at sample ``start`` >= 0 into overlap-save partitions.
+
+    Returns the index of the first partition kept and their spectra, complex64 of shape
+    (count, 2, block + 1). Leading and trailing partitions below ``negligible`` times the
+    peak are left out.
+    """
+    p0, offset = divmod(start, block)
+    count = math.ceil((offset + response.shape[1]) / block)
+    padded = np.zeros((2, count * block))
+    padded[:, offset : offset + response.shape[1]] = response
+    parts = padded.reshape(2, count, block).transpose(1, 0, 2)
+    peak = np.abs(parts).max(axis=(1, 2))
+    loud = np.flatnonzero(peak > negligible * peak.max()) if peak.max() > 0 else np.zeros(0, int)
+    if loud.size == 0:
+        return p0, np.zeros((0, 2, block + 1), dtype=np.complex64)
+    lo, hi = int(loud[0]), int(loud[-1]) + 1
+    frames = np.zeros((hi - lo, 2, 2 * block))
+    frames[..., :block] = parts[lo:hi]
+    return p0 + lo, scipy.fft.rfft(frames, axis=-1).astype(np.complex64)
+
+
+@njit(cache=True)
+def _direct_partitions(
+    frames: np.ndarray,
+    first: np.ndarray,
+    minimum_phase: np.ndarray,
+    hrtf_delays: np.ndarray,
+    indices: np.ndarray,
+    weights: np.ndarray,
+    travel: np.ndarray,
+    air: np.ndarray,
+    half: int,
+    block: int,
+) -> None:
+    # Each direct sound, as :func:`spatial.brir.direct_sound` computes it, cut into
+    # overlap-save frames: frames[i, q, e, :block] is partition first[i] + q of ear e.
+    air_half = (air.shape[1] - 1) // 2
+    delays = np.empty(2)
+    cap = frames.shape[1]
+    scratch = np.zeros((2, cap * block), dtype=np.float32)
+    for i in range(frames.shape[0]):
+        for e in range(2):
+            d = travel[i]
+            for k in range(3):
+                d += weights[i, k] * hrtf_delays[indices[i, k], e]
+            delays[e] = d
+        start = int(np.floor(min(delays[0], delays[1]))) - half + 1 - air_half
+        p0 = start // block
+        first[i] = p0
+        scratch[:, :] = 0.0
+        _direct(scratch, p0 * block, minimum_phase, indices[i], weights[i], delays, air[i], half)
+        for q in range(cap):
+            for e in range(2):
+                frames[i, q, e, :block] = scratch[e, q * block : (q + 1) * block]
+
+
+@njit(cache=True, fastmath=True)
+def _mac_one(
+    fdl: np.ndarray, newest: int, spectra: np.ndarray, first: int, count: int, acc: np.ndarray
+) -> None:
+    # acc[e] += sum_q X[k - first - q] * H[q, e]: one filter against one delay line.
+    depth = fdl.shape[0]
+    bins = fdl.shape[1]
+    for q in range(count):
+        x = fdl[(newest - first - q) % depth]
+        for e in range(2):
+            h = spectra[q, e]
+            a = acc[e]
+            for f in range(bins):
+                a[f] += x[f] * h[f]
+
+
+@njit(cache=True, fastmath=True)
+def _mac_sources(
+    fdl: np.ndarray,
+    newest: int,
+    r_spec: np.ndarray,
+    r_first: np.ndarray,
+    r_count: np.ndarray,
+    r_pool: np.ndarray,
+    r_pool_first: np.ndarray,
+    r_pool_count: np.ndarray,
+    r_old: np.ndarray,
+    d_spec: np.ndarray,
+    d_first: np.ndarray,
+    d_count: np.ndarray,
+    d_cur: np.ndarray,
+    d_fading: np.ndarray,
+    common: np.ndarray,
+    new: np.ndarray,
+    old: np.ndarray,
+) -> None:
+    # Parts that did not change this block go to `common` (heard through both the old
+    # and the new output); parts that changed go to `new`, their previous versions to `old`.
+    for s in range(fdl.shape[0]):
+        line = fdl[s]
+        j = r_old[s]
+        if j < 0:
+            _mac_one(line, newest, r_spec[s], r_first[s], r_count[s], common)
+        else:
+            _mac_one(line, newest, r_spec[s], r_first[s], r_count[s], new)
+            _mac_one(line, newest, r_pool[j], r_pool_first[j], r_pool_count[j], old)
+        c = d_cur[s]
+        if d_fading[s]:
+            _mac_one(line, newest, d_spec[s, c], d_first[s, c], d_count[s, c], new)
+            p = 1 - c
+            _mac_one(line, newest, d_spec[s, p], d_first[s, p], d_count[s, p], old)
+        else:
+            _mac_one(line, newest, d_spec[s, c], d_first[s, c], d_count[s, c], common)
+
+
+@njit(cache=True)
+def _tail_input(
+    history: np.ndarray,
+    block: int,
+    shift: np.ndarray,
+    gain: np.ndarray,
+    shift_old: np.ndarray,
+    gain_old: np.ndarray,
+    fading: np.ndarray,
+    ramp: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    # out[n] = sum_s gain[s] x_s[n - shift[s]], crossfaded from the old shift and gain.
+    length = history.shape[1]
+    for s in range(history.shape[0]):
+        base = length - block - shift[s]
+        g = gain[s]
+        if fading[s]:
+            base_old = length - block - shift_old[s]
+            g_old = gain_old[s]
+            for n in range(block):
+                now = g * history[s, base + n]
+                before = g_old * history[s, base_old + n]
+                out[n] += before + ramp[n] * (now - before)
+        else:
+            for n in range(block):
+                out[n] += g * history[s, base + n]
