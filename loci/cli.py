@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "--loop", action="store_true", help="a seamless loop, rounded to whole bars"
     )
     _add_backend_options(render)
+    _add_lyrics_options(render)
     render.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     render.set_defaults(run=_run_render)
 
@@ -96,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         "--loop", action="store_true", help="a seamless loop, rounded to whole bars"
     )
     _add_backend_options(compose)
+    _add_lyrics_options(compose)
     compose.set_defaults(run=_run_compose)
 
     train = commands.add_parser(
@@ -219,6 +221,40 @@ def _add_backend_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_lyrics_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--lyrics",
+        action="store_true",
+        help="sing lyrics on the melody: a vocal stem, lyrics.txt, lyrics.lrc, score.musicxml",
+    )
+    command.add_argument(
+        "--lyrics-lang",
+        choices=("en", "zh"),
+        help="language of the lyrics (default: the instruction's); implies --lyrics",
+    )
+    command.add_argument(
+        "--lyrics-model",
+        type=Path,
+        metavar="DIR",
+        help="a local causal language model (transformers format) to write the lyrics "
+        "instead of the built-in grammar; implies --lyrics",
+    )
+
+
+def _lyrics_options(args: argparse.Namespace):  # -> loci.pipeline.LyricsOptions | None
+    if not (args.lyrics or args.lyrics_lang or args.lyrics_model):
+        return None
+    from loci.pipeline import LyricsOptions
+
+    return LyricsOptions(language=args.lyrics_lang, model_dir=args.lyrics_model)
+
+
+def _lyrics_problem(args: argparse.Namespace) -> str | None:
+    if args.lyrics_model is not None and not args.lyrics_model.is_dir():
+        return f"--lyrics-model: got {str(args.lyrics_model)!r}; no such folder"
+    return None
+
+
 def _backend_problem(args: argparse.Namespace) -> str | None:
     if args.model is not None and args.backend != "lm":
         return f"--model: needs --backend lm (got --backend {args.backend})"
@@ -238,7 +274,7 @@ def _run_render(args: argparse.Namespace) -> int:
         return _fail_input(f"--lufs: got {args.lufs}; must be between -70 and -5 LUFS")
     if args.soundfont is not None and not args.soundfont.is_file():
         return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
-    if (problem := _backend_problem(args)) is not None:
+    if (problem := _backend_problem(args) or _lyrics_problem(args)) is not None:
         return _fail_input(problem)
     try:
         from loci.pipeline import STEPS, RenderOptions, render_file
@@ -252,6 +288,7 @@ def _run_render(args: argparse.Namespace) -> int:
             loop=args.loop,
             backend=args.backend,
             model_dir=args.model,
+            lyrics=_lyrics_options(args),
         )
         with _progress(STEPS, quiet=args.quiet) as step:
             result = render_file(args.scene, args.out, options=options, progress=step)
@@ -278,7 +315,7 @@ def _run_compose(args: argparse.Namespace) -> int:
         return _fail_input("instruction: got ''; must contain words")
     if args.soundfont is not None and not args.soundfont.is_file():
         return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
-    if (problem := _backend_problem(args)) is not None:
+    if (problem := _backend_problem(args) or _lyrics_problem(args)) is not None:
         return _fail_input(problem)
     from generation.lm.model import LMError
     from generation.safety import RefusedInstruction
@@ -295,6 +332,7 @@ def _run_compose(args: argparse.Namespace) -> int:
             loop=args.loop,
             backend=args.backend,
             model_dir=args.model,
+            lyrics=_lyrics_options(args),
         )
     except RefusedInstruction as error:
         return _refuse(error)

@@ -10,9 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import generation
-from generation.safety import report_to_dict
 from loci.outputs import atomic_output_dir, write_json
-from loci.pipeline import Music, ProgressCallback, compose_music, write_music
+from loci.pipeline import (
+    LyricsOptions,
+    Music,
+    ProgressCallback,
+    compose_music,
+    music_document,
+    write_music,
+)
 from scene.environment import Environment, Feature
 
 __all__ = ["ComposeResult", "compose_to_folder", "placeless_environment"]
@@ -48,6 +54,7 @@ def compose_to_folder(
     loop: bool = False,
     backend: str = "rules",
     model_dir: Path | None = None,
+    lyrics: LyricsOptions | None = None,
 ) -> ComposeResult:
     """Compose a piece for an instruction and write its stems, score and plan.
 
@@ -71,6 +78,8 @@ def compose_to_folder(
         Compose a seamless loop, rounded to whole bars.
     backend, model_dir
         What writes the score (``loci.pipeline.BACKENDS``) and the ``lm`` model folder.
+    lyrics
+        Sing lyrics on the melody (see ``loci.pipeline.LyricsOptions``); None for none.
     """
     environment = placeless_environment(place)
     music = compose_music(
@@ -83,6 +92,7 @@ def compose_to_folder(
         loop=loop,
         backend=backend,
         model_dir=model_dir,
+        lyrics=lyrics,
     )
     out_dir = Path(out_dir)
     with atomic_output_dir(out_dir) as staging:
@@ -90,9 +100,7 @@ def compose_to_folder(
         write_json(
             staging / "plan.json",
             {
-                **generation.plan_to_dict(music.plan),
-                "composer": music.composer,
-                "safety": None if music.safety is None else report_to_dict(music.safety),
+                **music_document(music),
                 "style": generation.style_to_dict(music.style),
                 "environment": environment.to_dict(),
             },

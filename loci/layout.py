@@ -21,6 +21,8 @@ _ROLE_SLOTS: dict[str, tuple[float, float, float]] = {
     "harmony": (-35.0, 3.0, -0.2),
     "bass": (-10.0, 3.5, -0.5),
     "drums": (40.0, 3.5, -0.4),
+    # The singer stands front and centre, nearest, like a band's lead vocalist.
+    "vocal": (0.0, 2.0, 0.0),
 }
 _AMBIENCE_DISTANCE_OUTDOOR_M = 12.0
 _AMBIENCE_DISTANCE_INDOOR_M = 6.0

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import generation
+import generation.lyrics.song
 import spatial
 from generation.safety import SafetyReport, check_instruction, report_to_dict
 from loci.audio_sources import read_source_audio
@@ -29,10 +30,12 @@ from scene.perception import perceive
 __all__ = [
     "BACKENDS",
     "STEPS",
+    "LyricsOptions",
     "Music",
     "RenderOptions",
     "RenderResult",
     "compose_music",
+    "music_document",
     "render",
     "render_file",
     "write_music",
@@ -58,6 +61,23 @@ ProgressCallback = Callable[[str], None]
 #: What writes the score: the rules arranger, or the music LM (melody and bass; the
 #: arranger keeps harmony and drums). See :func:`compose_score`.
 BACKENDS: tuple[str, ...] = ("rules", "lm")
+
+
+@dataclass(frozen=True)
+class LyricsOptions:
+    """Sung lyrics (``--lyrics``).
+
+    Attributes
+    ----------
+    language
+        ``"en"``, ``"zh"``, or None for the instruction's language.
+    model_dir
+        A local causal language model (transformers format) that writes the lines; None
+        uses the built-in grammar.
+    """
+
+    language: str | None = None
+    model_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,7 @@ class RenderOptions:
     loop: bool = False
     backend: str = "rules"
     model_dir: Path | None = None
+    lyrics: LyricsOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +197,7 @@ def render(
             overrides=scene.music,
             backend=options.backend,
             model_dir=options.model_dir,
+            lyrics=options.lyrics or (LyricsOptions() if scene.lyrics else None),
         )
     )
     if music is not None and music.plan.loop:
@@ -248,6 +270,7 @@ class Music:
     stems: tuple[generation.Stem, ...]
     composer: dict = field(default_factory=lambda: {"backend": "rules"})
     safety: SafetyReport | None = None
+    vocals: generation.lyrics.song.Vocals | None = None
 
 
 def compose_score(
@@ -283,6 +306,7 @@ def compose_music(
     overrides: MusicOverrides | None = None,
     backend: str = "rules",
     model_dir: Path | None = None,
+    lyrics: LyricsOptions | None = None,
 ) -> Music:
     """Understand, plan, compose and synthesise: words and place -> dry stems.
 
@@ -304,6 +328,8 @@ def compose_music(
         Explicit values from a scene file's ``music`` section; they win over the words.
     backend, model_dir
         What writes the score (:data:`BACKENDS`) and the ``lm`` backend's model folder.
+    lyrics
+        Sing lyrics on the melody (a ``vocal`` stem); None for none.
     """
     report = progress or (lambda _step: None)
     # The content policy (docs/safety.md) sees the instruction before anything is made.
@@ -317,6 +343,23 @@ def compose_music(
     score, composer = compose_score(plan, backend=backend, model_dir=model_dir)
     report("synthesize")
     stems = generation.synthesize(score, soundfont=soundfont)
+    vocals = None
+    if lyrics is not None:
+        vocals = generation.lyrics.song.add_vocals(
+            plan,
+            score,
+            style,
+            language=lyrics.language,
+            places=tuple(environment.value("place_tags", None) or ()),
+            model_dir=lyrics.model_dir,
+        )
+        stems = (*stems, vocals.stem)
+        safety = replace(
+            safety,
+            lyrics_checked=vocals.lines_checked,
+            lyrics_decisions=vocals.decisions,
+            suppressed_words=vocals.suppressed_words,
+        )
     return Music(
         style=style,
         plan=plan,
@@ -324,6 +367,7 @@ def compose_music(
         stems=tuple(stems),
         composer=composer,
         safety=safety,
+        vocals=vocals,
     )
 
 
@@ -351,7 +395,28 @@ def write_music(folder: Path, music: Music) -> None:
     """Write the dry stems (``stems/<name>.wav``) and ``score.mid`` of a piece into a folder."""
     for stem in music.stems:
         write_wav(folder / "stems" / f"{stem.name}.wav", stem.audio, sample_rate=SAMPLE_RATE)
-    generation.write_midi(music.score, folder / "score.mid")
+    if music.vocals is None:
+        generation.write_midi(music.score, folder / "score.mid")
+        return
+    # With lyrics: the vocal line and its syllables in score.mid, the words as text, timed
+    # LRC and MusicXML.
+    from generation.lyrics.export import write_lyrics_files, write_score_with_lyrics
+
+    vocals = music.vocals
+    write_score_with_lyrics(music.score, vocals.part, vocals.lyrics, folder / "score.mid")
+    write_lyrics_files(folder, vocals.lyrics, music.plan, title=music.style.instruction)
+
+
+def music_document(music: Music) -> dict:
+    """plan.json's musical part: the plan, the composer, safety and lyrics records."""
+    head = {**generation.plan_to_dict(music.plan), "composer": music.composer}
+    if music.safety is not None:
+        head["safety"] = report_to_dict(music.safety)
+    if music.vocals is not None:
+        lyrics = generation.lyrics.song.vocals_to_dict(music.vocals)
+        head["stems"] = [*head["stems"], lyrics["vocal_stem"]]
+        head["lyrics"] = lyrics
+    return head
 
 
 def _place_sources(
@@ -441,9 +506,7 @@ def _plan_document(
         }
         style = None
     else:
-        head = {**generation.plan_to_dict(music.plan), "composer": music.composer}
-        if music.safety is not None:
-            head["safety"] = report_to_dict(music.safety)
+        head = music_document(music)
         style = generation.style_to_dict(music.style)
     return {
         **head,
