@@ -152,15 +152,18 @@ def _parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser(
         "analyze",
-        help="print the environment E of a scene, a mesh or a folder of frames",
+        help="print the environment E of a scene, a mesh, an RGB-D scan or a folder of frames",
         description=(
             "Measure the place: for a scene file what perception reports to the composer, "
             "for a mesh (.obj .ply .stl .gltf .glb) its volume, surfaces per material, "
-            "openness and reverberation, for a folder of camera images their colour "
-            "features. Prints JSON."
+            "openness and reverberation, for an RGB-D scan (a folder with a nerfstudio "
+            "transforms.json) the room it shows and its reverberation, for a folder of "
+            "camera images their colour, clutter, sky, light, motion and mood. Prints JSON."
         ),
     )
-    analyze.add_argument("path", type=Path, help="scene file, mesh file or folder of images")
+    analyze.add_argument(
+        "path", type=Path, help="scene file, mesh file, scan folder or folder of images"
+    )
     analyze.add_argument("--plot", type=Path, help="also draw a top view to this PNG")
     analyze.set_defaults(run=_run_analyze)
 

@@ -291,6 +291,11 @@ def frame_features(image_bgr: np.ndarray) -> FrameFeatures:
     ValueError
         When the array is not (height, width, 3) uint8 or is empty.
     """
+    return _measure(image_bgr)[0]
+
+
+def _measure(image_bgr: np.ndarray) -> tuple[FrameFeatures, np.ndarray]:
+    """The features of a frame, and its grey thumbnail for the optical flow."""
     small = _shrink(_check(image_bgr), ANALYSIS_SIDE)
     # OpenCV's reductions: an order of magnitude faster than numpy's over a pixel axis.
     mean_b, mean_g, mean_r = cv2.mean(small)[:3]
@@ -311,7 +316,7 @@ def frame_features(image_bgr: np.ndarray) -> FrameFeatures:
     edge_density = cv2.countNonZero(edges) / edges.size
     # Grey world on linear light: the mean of the decoded levels, per channel.
     linear_b, linear_g, linear_r = cv2.mean(cv2.LUT(small, _LINEAR_LUT))[:3]
-    return FrameFeatures(
+    features = FrameFeatures(
         brightness=float(brightness),
         warmth=float(warmth),
         colourfulness=colourfulness,
@@ -320,10 +325,16 @@ def frame_features(image_bgr: np.ndarray) -> FrameFeatures:
         sky_fraction=_sky_fraction(cv2.cvtColor(tiny, cv2.COLOR_BGR2HSV), edges),
         colour_temperature_k=colour_temperature_k(np.array([linear_r, linear_g, linear_b])),
     )
+    return features, _grey_thumbnail(tiny)
+
+
+def _grey_thumbnail(tiny_bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(_shrink(tiny_bgr, FLOW_SIDE), cv2.COLOR_BGR2GRAY)
 
 
 def _flow_grey(image_bgr: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(_shrink(image_bgr, FLOW_SIDE), cv2.COLOR_BGR2GRAY)
+    # The same chain of shrinks as _measure: a stream's motion equals motion_between's.
+    return _grey_thumbnail(_shrink(_shrink(image_bgr, ANALYSIS_SIDE), EDGE_SIDE))
 
 
 def motion_between(previous_bgr: np.ndarray, current_bgr: np.ndarray) -> float:
@@ -416,9 +427,8 @@ def folder_features(paths: Iterable[Path]) -> FrameFeatures:
     features, speeds = [], []
     previous = None
     for path in paths:
-        image = read_frame(path)
-        features.append(frame_features(image))
-        grey = _flow_grey(image)
+        measured, grey = _measure(read_frame(path))
+        features.append(measured)
         if previous is not None and previous.shape == grey.shape:
             speeds.append(_flow_speed(previous, grey))
         previous = grey
@@ -481,9 +491,7 @@ class FrameStream:
             raise ValueError(f"t={t!r} must be a finite number of seconds")
         if self._last_t is not None and t < self._last_t:
             raise ValueError(f"t={t} s goes back before the previous frame's {self._last_t} s")
-        image = _check(image_bgr)
-        current = frame_features(image)
-        grey = _flow_grey(image)
+        current, grey = _measure(image_bgr)
         motion = None
         if self._last_grey is not None and self._last_grey.shape == grey.shape:
             dt = t - self._last_t  # type: ignore[operator]

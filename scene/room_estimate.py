@@ -23,8 +23,10 @@ From the fused points of :func:`scene.scan.fuse_scan`, z up:
    surfaces per orientation (floor, ceiling, each wall by the way it faces) take the
    room's materials, and :func:`scene.acoustics.reverberation` gives per-band RT60.
 
-Confidence is 0.95 for a room closed by walls with its ceiling seen (the Manhattan
-assumption and the noise remain), down to about 0.5 for a corner of two walls.
+Confidence is ``0.4 + 0.4 s + 0.15 c`` (at most 0.95), with ``s`` the share of the plan's
+edge along which a wall was seen and ``c`` 1 when the ceiling was: 0.95 for a room closed
+by walls with its ceiling seen (the Manhattan assumption and the noise remain), 0.75 for a
+corner with its two walls and the ceiling, 0.6 without the ceiling.
 """
 
 from __future__ import annotations

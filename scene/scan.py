@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -537,8 +539,14 @@ class FusedScan:
     notes: tuple[str, ...] = ()
 
 
-def _open3d(path: Path) -> ModuleType:
+def _open3d(path: Path | None) -> ModuleType:
     """Open3D, or an error that says how to install it (it is an optional dependency)."""
+    if "open3d" not in sys.modules:
+        # Open3D's OpenMP threads spin while they wait; on a machine whose cores are busy
+        # with other work that made fusion six times slower here. Passive waiting costs
+        # nothing on an idle machine. Read by libgomp when Open3D loads it, so set first
+        # (and only if the user has not chosen).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import open3d
     except ImportError:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scene.scan import CameraIntrinsics, world_to_z_up
+from scene.scan import CameraIntrinsics, _open3d, world_to_z_up
 
 __all__ = [
     "PHONE_LIDAR",
@@ -395,8 +395,7 @@ def render_frames(
     reported : list of numpy.ndarray
         The poses as tracking reports them (with the pose error).
     """
-    import open3d as o3d
-
+    o3d = _open3d(None)
     rng = np.random.default_rng(seed)
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(

@@ -24,7 +24,7 @@ from scene.materials import resolve_material
 from scene.mesh import y_up_to_z_up
 from scene.mesh_analysis import analyze_mesh_file
 from scene.model import SHOEBOX_SURFACES
-from scene.room_estimate import analyze_scan
+from scene.room_estimate import analyze_room_scan, analyze_scan
 from scene.scan import camera_to_world_z_up, read_depth, read_scan, world_to_z_up
 from scene.synthetic_scan import (
     LidarModel,
@@ -136,7 +136,7 @@ def test_rotated_room_is_turned_into_its_own_frame(tmp_path: Path) -> None:
     turn = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     plan = _box(6, 4) @ turn.T + (2.0, -3.0)
     room = room_from_plan(plan, 2.6)
-    write_scan(tmp_path, room, walk_poses(room, spacing_m=3.0, headings=6), seed=4, images=False)
+    write_scan(tmp_path, room, walk_poses(room, spacing_m=10.0, headings=8), seed=4, images=False)
     estimate = analyze_scan(tmp_path).estimate
     assert estimate.floor_area_m2 == pytest.approx(24.0, rel=0.05)
     assert sorted(estimate.box_m[:2]) == pytest.approx([4.0, 6.0], rel=0.03)
@@ -310,7 +310,7 @@ def test_scene_file_with_a_scan_room(tmp_path: Path) -> None:
     assert scene.room.kind == "shoebox" and scene.room.scan_path.name == "transforms.json"
     assert sorted(scene.room.size[:2]) == pytest.approx([4.0, 5.0], rel=0.03)
     # The listener is moved into the room's own frame (walls along its axes), yaw too.
-    estimate = analyze_scan(tmp_path / "scan", materials=scene.room.materials).estimate
+    estimate = analyze_room_scan(scene.room).estimate  # the loader's (cached) analysis
     expected = estimate.to_room(np.array([[3.0, -1.5, 1.6]]))[0]
     assert scene.listener.position == pytest.approx(tuple(expected))
     assert scene.listener.yaw_deg == pytest.approx(30.0 - estimate.yaw_deg)
@@ -413,3 +413,16 @@ def test_lidar_noise_grows_with_range() -> None:
     # sigma = 4 mm + 6 mm per m: 1 cm at 1 m, 2.8 cm at 4 m (a few bumps, so loosely).
     assert 0.005 < errors[1.0] < 0.02 and 0.015 < errors[4.0] < 0.05
     assert errors[4.0] > 1.8 * errors[1.0]
+
+
+def test_without_open3d_the_error_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from scene.scan import fuse_scan
+
+    scan = read_scan(_tiny_scan(tmp_path))
+    monkeypatch.setitem(sys.modules, "open3d", None)  # as if it were not installed
+    with pytest.raises(SceneError, match=r"RGB-D scans need Open3D 0\.19 .*genius-loci\[scan\]"):
+        fuse_scan(scan)
