@@ -214,9 +214,20 @@ def render(
     cycles = 2 if looped else 1
     if cycles > 1:
         sources = [replace(s, signal=np.tile(s.signal, cycles)) for s in sources]
-    mix = spatial.render_scene(
-        scene.room, scene.listener, sources, n_samples=cycles * n_samples, seed=scene.seed
-    )
+    if scene.listener_trajectory is not None or any(s.trajectory for s in sources):
+        # Something moves: rendered block by block, the trajectories repeating each cycle.
+        mix = spatial.render_moving(
+            scene.room,
+            scene.listener_trajectory or scene.listener,
+            sources,
+            n_samples=cycles * n_samples,
+            seed=scene.seed,
+            period_s=n_samples / SAMPLE_RATE if cycles > 1 else None,
+        )
+    else:
+        mix = spatial.render_scene(
+            scene.room, scene.listener, sources, n_samples=cycles * n_samples, seed=scene.seed
+        )
     report("master")
     mastered, mastering = spatial.master(
         mix,
@@ -453,7 +464,9 @@ def _place_sources(
                     "an audio source needs a position", file=scene.path, field=f"{field}.position"
                 )
             sources.append(
-                spatial.PlacedSource(spec.audio.name, signal, spec.position, spec.gain_db)
+                spatial.PlacedSource(
+                    spec.audio.name, signal, spec.position, spec.gain_db, spec.trajectory
+                )
             )
             layout.append(_layout_entry(spec.audio.name, spec.position, "scene file"))
     ambience_count = 0
@@ -473,7 +486,9 @@ def _place_sources(
             gain_db = chosen[2] if chosen is not None else 0.0
         if stem.role == "ambience":
             ambience_count += 1
-        sources.append(spatial.PlacedSource(stem.name, stem.audio, position, gain_db))
+        spec = scene.sources[chosen[0]] if chosen is not None else None
+        trajectory = spec.trajectory if spec is not None else None
+        sources.append(spatial.PlacedSource(stem.name, stem.audio, position, gain_db, trajectory))
         layout.append(_layout_entry(stem.name, position, why))
     return sources, layout
 

@@ -19,8 +19,23 @@ import yaml
 from scene.errors import SceneError
 from scene.materials import resolve_material
 from scene.mesh import MESH_SUFFIXES, bounding_box
-from scene.model import SHOEBOX_SURFACES, Material, MusicOverrides, Pose, Room, Scene, SourceSpec
-from scene.schema import MaterialsModel, RoomModel, SceneFileModel, validate_scene_data
+from scene.model import (
+    SHOEBOX_SURFACES,
+    Material,
+    MusicOverrides,
+    Pose,
+    Room,
+    Scene,
+    SourceSpec,
+    Trajectory,
+)
+from scene.schema import (
+    MaterialsModel,
+    RoomModel,
+    SceneFileModel,
+    SourceModel,
+    validate_scene_data,
+)
 
 __all__ = [
     "DEFAULT_MATERIALS",
@@ -202,12 +217,10 @@ def _build(data: dict, *, base_dir: Path, file: str, path: Path | None) -> Scene
         # Positions in a scan room are in the scan's own (z-up) coordinates; the renderer
         # works in the room's frame, whose axes run along the walls.
         model, yaw = _scan_positions_to_room(model, room, file=file)
-    listener = Pose(
-        position=_position(model.listener.position, room, file=file, field="listener.position"),
-        yaw_deg=yaw,
-        pitch_deg=model.listener.pitch,
+    listener, listener_trajectory = _listener(
+        model, room, yaw_offset_deg=model.listener.yaw - yaw, file=file
     )
-    sources = _sources(model, room, listener, base_dir=base_dir, file=file)
+    sources = _sources(model, room, listener, listener_trajectory, base_dir=base_dir, file=file)
     frames_dir, frames = _frames(model, base_dir=base_dir, file=file)
     return Scene(
         duration_s=model.duration,
@@ -223,7 +236,64 @@ def _build(data: dict, *, base_dir: Path, file: str, path: Path | None) -> Scene
         music=_music(model),
         lyrics=model.lyrics,
         given_features=given,
+        listener_trajectory=listener_trajectory,
     )
+
+
+def _listener(
+    model: SceneFileModel, room: Room, *, yaw_offset_deg: float, file: str
+) -> tuple[Pose, Trajectory | None]:
+    """The listener's pose at t = 0 and, for a moving listener, the trajectory."""
+    spec = model.listener
+    if spec.trajectory is None:
+        if spec.position is None:
+            raise SceneError(
+                "missing; must be 3 finite numbers [x, y, z] in metres, or give a "
+                "`trajectory` of timed poses",
+                file=file,
+                field="listener.position",
+            )
+        pose = Pose(
+            position=_position(spec.position, room, file=file, field="listener.position"),
+            yaw_deg=spec.yaw - yaw_offset_deg,
+            pitch_deg=spec.pitch,
+        )
+        return pose, None
+    for key in ("position", "yaw", "pitch"):
+        if key in spec.model_fields_set:
+            raise SceneError(
+                f"give either `{key}` or a `trajectory`, not both: each timed pose of the "
+                "trajectory carries its own position, yaw and pitch",
+                file=file,
+                field=f"listener.{key}",
+                value=getattr(spec, key),
+            )
+    field = "listener.trajectory"
+    times = _trajectory_times(spec.trajectory, file=file, field=field)
+    poses = tuple(
+        Pose(
+            position=_position(entry.position, room, file=file, field=f"{field}[{i}].position"),
+            yaw_deg=entry.yaw - yaw_offset_deg,
+            pitch_deg=entry.pitch,
+        )
+        for i, entry in enumerate(spec.trajectory)
+    )
+    trajectory = Trajectory(times_s=times, poses=poses)
+    return trajectory.start, trajectory
+
+
+def _trajectory_times(entries: list, *, file: str, field: str) -> tuple[float, ...]:
+    times = tuple(float(entry.t) for entry in entries)
+    for i in range(1, len(times)):
+        if times[i] <= times[i - 1]:
+            raise SceneError(
+                f"must be later than {field}[{i - 1}].t = {times[i - 1]:g} s; timed poses "
+                "are listed in time order",
+                file=file,
+                field=f"{field}[{i}].t",
+                value=entries[i].t,
+            )
+    return times
 
 
 def _given_features(model: SceneFileModel, *, file: str) -> tuple[tuple[str, float], ...]:
@@ -274,11 +344,27 @@ def _scan_positions_to_room(
             )
         return inside
 
+    def moved_trajectory(entries: list | None, field: str) -> list | None:
+        if entries is None:
+            return None
+        return [
+            entry.model_copy(update={"position": moved(entry.position, f"{field}[{i}].position")})
+            for i, entry in enumerate(entries)
+        ]
+
     listener = model.listener.model_copy(
-        update={"position": moved(model.listener.position, "listener.position")}
+        update={
+            "position": moved(model.listener.position, "listener.position"),
+            "trajectory": moved_trajectory(model.listener.trajectory, "listener.trajectory"),
+        }
     )
     sources = [
-        s.model_copy(update={"position": moved(s.position, f"sources[{i}].position")})
+        s.model_copy(
+            update={
+                "position": moved(s.position, f"sources[{i}].position"),
+                "trajectory": moved_trajectory(s.trajectory, f"sources[{i}].trajectory"),
+            }
+        )
         for i, s in enumerate(model.sources)
     ]
     moved_model = model.model_copy(update={"listener": listener, "sources": sources})
@@ -510,14 +596,25 @@ def _position(
 
 
 def _sources(
-    model: SceneFileModel, room: Room, listener: Pose, *, base_dir: Path, file: str
+    model: SceneFileModel,
+    room: Room,
+    listener: Pose,
+    listener_trajectory: Trajectory | None,
+    *,
+    base_dir: Path,
+    file: str,
 ) -> tuple[SourceSpec, ...]:
     out = []
     stems: dict[str, int] = {}
     for index, spec in enumerate(model.sources):
         field = f"sources[{index}]"
         position = None
-        if spec.position is not None:
+        trajectory = _source_trajectory(
+            spec, room, listener, listener_trajectory, file=file, field=field
+        )
+        if trajectory is not None:
+            position = trajectory.start.position
+        elif spec.position is not None:
             position = _position(spec.position, room, file=file, field=f"{field}.position")
             if math.dist(position, listener.position) < MIN_SOURCE_DISTANCE_M:
                 raise SceneError(
@@ -537,7 +634,11 @@ def _sources(
                     value=spec.stem,
                 )
             stems[stem] = index
-            out.append(SourceSpec(stem=stem, position=position, gain_db=spec.gain_db))
+            out.append(
+                SourceSpec(
+                    stem=stem, position=position, gain_db=spec.gain_db, trajectory=trajectory
+                )
+            )
             continue
         audio = _audio_file(str(spec.audio), base_dir=base_dir, file=file, field=f"{field}.audio")
         if position is None:
@@ -547,8 +648,77 @@ def _sources(
                 file=file,
                 field=f"{field}.position",
             )
-        out.append(SourceSpec(audio=audio, position=position, gain_db=spec.gain_db))
+        out.append(
+            SourceSpec(audio=audio, position=position, gain_db=spec.gain_db, trajectory=trajectory)
+        )
     return tuple(out)
+
+
+def _source_trajectory(
+    spec: SourceModel,
+    room: Room,
+    listener: Pose,
+    listener_trajectory: Trajectory | None,
+    *,
+    file: str,
+    field: str,
+) -> Trajectory | None:
+    if spec.trajectory is None:
+        if spec.position is not None and listener_trajectory is not None:
+            _keep_apart(
+                Trajectory(times_s=(0.0,), poses=(Pose(position=_triple(spec.position)),)),
+                listener_trajectory,
+                file=file,
+                field=f"{field}.position",
+            )
+        return None
+    if spec.position is not None:
+        raise SceneError(
+            "give either `position` or a `trajectory`, not both",
+            file=file,
+            field=f"{field}.position",
+            value=_shown(spec.position),
+        )
+    times = _trajectory_times(spec.trajectory, file=file, field=f"{field}.trajectory")
+    poses = tuple(
+        Pose(
+            position=_position(
+                entry.position, room, file=file, field=f"{field}.trajectory[{i}].position"
+            )
+        )
+        for i, entry in enumerate(spec.trajectory)
+    )
+    trajectory = Trajectory(times_s=times, poses=poses)
+    path = listener_trajectory or Trajectory(times_s=(0.0,), poses=(listener,))
+    _keep_apart(trajectory, path, file=file, field=f"{field}.trajectory")
+    return trajectory
+
+
+def _keep_apart(source: Trajectory, listener: Trajectory, *, file: str, field: str) -> None:
+    # Between two consecutive times that either of them names, both move along straight
+    # lines, so their separation is linear in time there: its closest approach is found
+    # exactly, and a source may not pass through the head.
+    times = sorted(set(source.times_s) | set(listener.times_s))
+    previous = None
+    for t in times:
+        now = np.subtract(source.at(t).position, listener.at(t).position)
+        candidates = [(t, now)]
+        if previous is not None:
+            t0, before = previous
+            step = now - before
+            span = float(step @ step)
+            u = 0.0 if span == 0.0 else float(np.clip(-(before @ step) / span, 0.0, 1.0))
+            candidates.append((t0 + u * (t - t0), before + u * step))
+        for when, apart in candidates:
+            distance = float(np.linalg.norm(apart))
+            if distance < MIN_SOURCE_DISTANCE_M:
+                raise SceneError(
+                    f"comes within {distance:.2f} m of the listener at t = {when:.3g} s; a "
+                    f"source must stay at least {MIN_SOURCE_DISTANCE_M:g} m from the listener",
+                    file=file,
+                    field=field,
+                )
+        previous = (t, now)
 
 
 def _audio_file(relative: str, *, base_dir: Path, file: str, field: str) -> Path:

@@ -7,6 +7,7 @@ counter-clockwise seen from above; yaw 0 faces +x, 90 faces +y. A shoebox room s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,7 @@ __all__ = [
     "RoomKind",
     "Scene",
     "SourceSpec",
+    "Trajectory",
 ]
 
 #: Octave-band centre frequencies (Hz) of every absorption table in the project; the same
@@ -61,6 +63,66 @@ class Pose:
     position: tuple[float, float, float]
     yaw_deg: float = 0.0
     pitch_deg: float = 0.0
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Timed poses of a listener or a source, interpolated linearly between them.
+
+    Positions move along straight lines, yaw turns the shorter way round (350 to 10
+    degrees passes through 0), pitch changes linearly; before the first time the first
+    pose holds, after the last the last. Nothing here models Doppler: a renderer hears
+    each moment's pose.
+
+    Attributes
+    ----------
+    times_s
+        Strictly increasing, seconds from the start of the scene, >= 0.
+    poses
+        One :class:`Pose` per time (a source's yaw and pitch are 0 and unused).
+    """
+
+    times_s: tuple[float, ...]
+    poses: tuple[Pose, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.times_s) != len(self.poses) or not self.times_s:
+            raise ValueError(
+                f"a trajectory needs one pose per time and at least one; got "
+                f"{len(self.times_s)} times and {len(self.poses)} poses"
+            )
+        for i, t in enumerate(self.times_s):
+            if not (math.isfinite(t) and t >= 0.0):
+                raise ValueError(f"times_s[{i}]={t} must be a finite number of seconds >= 0")
+            if i and t <= self.times_s[i - 1]:
+                raise ValueError(
+                    f"times_s[{i}]={t} must come after times_s[{i - 1}]={self.times_s[i - 1]}"
+                )
+
+    @property
+    def start(self) -> Pose:
+        """The pose at t = 0 (the first one, held until its time)."""
+        return self.poses[0]
+
+    def at(self, t_s: float) -> Pose:
+        """The interpolated pose at time ``t_s`` (seconds)."""
+        times = self.times_s
+        if t_s <= times[0]:
+            return self.poses[0]
+        if t_s >= times[-1]:
+            return self.poses[-1]
+        k = 1
+        while times[k] < t_s:
+            k += 1
+        a, b = self.poses[k - 1], self.poses[k]
+        u = (t_s - times[k - 1]) / (times[k] - times[k - 1])
+        position = tuple(p + u * (q - p) for p, q in zip(a.position, b.position, strict=True))
+        turn = (b.yaw_deg - a.yaw_deg + 180.0) % 360.0 - 180.0
+        return Pose(
+            position=position,  # type: ignore[arg-type]
+            yaw_deg=a.yaw_deg + u * turn,
+            pitch_deg=a.pitch_deg + u * (b.pitch_deg - a.pitch_deg),
+        )
 
 
 @dataclass(frozen=True)
@@ -121,13 +183,15 @@ class SourceSpec:
     """One sound source of the scene file: a generated stem or an audio file.
 
     Exactly one of ``stem`` and ``audio`` is set. ``position`` is None when the stem is to
-    be placed by the automatic layout.
+    be placed by the automatic layout. A moving source has a ``trajectory``; its
+    ``position`` is then the trajectory's first.
     """
 
     stem: str | None = None
     audio: Path | None = None
     position: tuple[float, float, float] | None = None
     gain_db: float = 0.0
+    trajectory: Trajectory | None = None
 
 
 #: Modes a scene file may ask for; the same as generation's (a project test checks).
@@ -203,6 +267,9 @@ class Scene:
     given_features
         Environment features the scene file gives (``environment.features``), as (name,
         value) pairs; each replaces the measured one in E.
+    listener_trajectory
+        Timed poses of a moving listener (``listener.trajectory``); ``listener`` is then
+        its first pose. None for a listener who stays put.
     """
 
     duration_s: float
@@ -218,3 +285,4 @@ class Scene:
     music: MusicOverrides = field(default_factory=MusicOverrides)
     lyrics: bool = False
     given_features: tuple[tuple[str, float], ...] = ()
+    listener_trajectory: Trajectory | None = None

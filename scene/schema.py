@@ -35,11 +35,13 @@ __all__ = [
     "MAX_DURATION_S",
     "EnvironmentModel",
     "ListenerModel",
+    "ListenerPoseModel",
     "MaterialsModel",
     "MusicModel",
     "RoomModel",
     "SceneFileModel",
     "SourceModel",
+    "SourcePointModel",
     "to_scene_error",
     "validate_scene_data",
 ]
@@ -80,12 +82,33 @@ class RoomModel(_Model):
     up: Literal["z", "y"] | None = None
 
 
-class ListenerModel(_Model):
-    """``listener``: where the listener stands and where they look (degrees)."""
+Seconds = Annotated[Number, Field(ge=0.0, le=MAX_DURATION_S)]
 
+
+class ListenerPoseModel(_Model):
+    """One entry of ``listener.trajectory``: a time (s) and a pose."""
+
+    t: Seconds
     position: Position
     yaw: Number = 0.0
     pitch: Annotated[Number, Field(ge=-90.0, le=90.0)] = 0.0
+
+
+class SourcePointModel(_Model):
+    """One entry of ``sources[].trajectory``: a time (s) and a position."""
+
+    t: Seconds
+    position: Position
+
+
+class ListenerModel(_Model):
+    """``listener``: where the listener stands and where they look (degrees), or a
+    ``trajectory`` of timed poses (checked against each other by the loader)."""
+
+    position: Position | None = None
+    yaw: Number = 0.0
+    pitch: Annotated[Number, Field(ge=-90.0, le=90.0)] = 0.0
+    trajectory: Annotated[list[ListenerPoseModel], Field(min_length=1)] | None = None
 
 
 class SourceModel(_Model):
@@ -95,6 +118,7 @@ class SourceModel(_Model):
     audio: StrictStr | None = None
     position: Position | None = None
     gain_db: Annotated[Number, Field(ge=-100.0, le=24.0)] = 0.0
+    trajectory: Annotated[list[SourcePointModel], Field(min_length=1)] | None = None
 
     @field_validator("stem", "audio")
     @classmethod
@@ -196,7 +220,15 @@ _HELP: dict[str, str] = {
     "room.path": "must be the path of the mesh file (or of the scan's transforms.json or its "
     "folder), relative to the scene file",
     "room.up": "must be z or y: the axis that points up in the mesh file or the scan's world",
-    "listener": "must be a mapping with `position` [x, y, z] and optional `yaw`, `pitch`",
+    "listener": "must be a mapping with `position` [x, y, z] and optional `yaw`, `pitch`, "
+    "or a `trajectory`",
+    "listener.trajectory": "must be a list of timed poses, each {t, position, yaw, pitch}",
+    "listener.trajectory[]": "must be a mapping with `t` (s), `position` [x, y, z] and "
+    "optional `yaw`, `pitch` (degrees)",
+    "listener.trajectory[].t": f"must be a number of seconds from 0 to {MAX_DURATION_S:g}",
+    "listener.trajectory[].position": "must be 3 finite numbers [x, y, z] in metres",
+    "listener.trajectory[].yaw": "must be a number of degrees (0 faces +x, 90 faces +y)",
+    "listener.trajectory[].pitch": "must be a number of degrees from -90 to 90",
     "listener.position": "must be 3 finite numbers [x, y, z] in metres",
     "listener.yaw": "must be a number of degrees (0 faces +x, 90 faces +y)",
     "listener.pitch": "must be a number of degrees from -90 to 90 (positive looks up)",
@@ -207,6 +239,10 @@ _HELP: dict[str, str] = {
     "sources[].audio": "must be the path of a wav/flac/ogg file, relative to the scene file",
     "sources[].position": "must be 3 finite numbers [x, y, z] in metres",
     "sources[].gain_db": "must be a number of decibels from -100 to 24",
+    "sources[].trajectory": "must be a list of timed positions, each {t, position}",
+    "sources[].trajectory[]": "must be a mapping with `t` (s) and `position` [x, y, z]",
+    "sources[].trajectory[].t": f"must be a number of seconds from 0 to {MAX_DURATION_S:g}",
+    "sources[].trajectory[].position": "must be 3 finite numbers [x, y, z] in metres",
     "environment": "must be a mapping with optional `frames`, `place` and `features`",
     "environment.frames": "must be the path of a folder of camera images (jpg/png)",
     "environment.place": "must be a word or a list of words for the place, e.g. beach",
@@ -226,7 +262,9 @@ _MODELS: dict[str, type[BaseModel]] = {
     "room": RoomModel,
     "room.materials": MaterialsModel,
     "listener": ListenerModel,
+    "listener.trajectory[]": ListenerPoseModel,
     "sources[]": SourceModel,
+    "sources[].trajectory[]": SourcePointModel,
     "environment": EnvironmentModel,
     "music": MusicModel,
 }

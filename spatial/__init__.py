@@ -5,6 +5,7 @@ Imports only ``scene``'s room and geometry types, never ``generation`` or ``loci
 
 from spatial.hrtf import Hrtf, default_hrtf, load_hrtf, load_sofa, spherical_head_hrtf
 from spatial.master import master
+from spatial.moving import render_moving
 from spatial.render import binaural_room_impulse_response, render_scene
 from spatial.stream import StreamRenderer
 from spatial.types import SAMPLE_RATE, MasteringReport, PlacedSource
@@ -20,6 +21,7 @@ __all__ = [
     "load_hrtf",
     "load_sofa",
     "master",
+    "render_moving",
     "render_scene",
     "spherical_head_hrtf",
 ]

@@ -29,6 +29,7 @@ from spatial.types import SAMPLE_RATE
 
 __all__ = [
     "AIR_FIR_HALF_TAPS",
+    "DIRECT_LOOKAHEAD_SAMPLES",
     "FRACTIONAL_DELAY_HALF_TAPS",
     "DirectSound",
     "add_at",
@@ -36,7 +37,12 @@ __all__ = [
     "early_brir",
     "head_frame",
     "reflections_brir",
+    "split_travel",
 ]
+
+#: Least part of a direct sound's travel time (samples) kept inside its HRTF filter; see
+#: :func:`split_travel`.
+DIRECT_LOOKAHEAD_SAMPLES = 24
 
 #: Half length of the direct sound's band filter (it has 2 * AIR_FIR_HALF_TAPS + 1 taps):
 #: enough to follow air absorption, which changes only above 1 kHz.
@@ -112,6 +118,25 @@ def direct_sound(
     return _direct_from_weights(hrtf, indices[0], weights[0], delay_samples, band_gains)
 
 
+def split_travel(travel_samples: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Split a direct sound's travel time (samples) into a line delay and a remainder.
+
+    The line delay is what a delay line applies to the source's signal (the streaming
+    renderer glides it sample by sample, so a moving source's delay never jumps); the
+    remainder, at least ``DIRECT_LOOKAHEAD_SAMPLES``, stays in the short HRTF filter so
+    that the filter's kernels are causal. Offline and streaming renders both use this
+    split, so their direct sounds are the same.
+
+    Returns
+    -------
+    line, remainder
+        float64 arrays of the input's shape; ``line + remainder == travel_samples``.
+    """
+    travel = np.asarray(travel_samples, dtype=np.float64)
+    line = np.maximum(travel - DIRECT_LOOKAHEAD_SAMPLES, FRACTIONAL_DELAY_HALF_TAPS - 1.0)
+    return line, travel - line
+
+
 def _direct_from_weights(
     hrtf: Hrtf,
     indices: np.ndarray,
@@ -120,13 +145,20 @@ def _direct_from_weights(
     band_gains: np.ndarray,
 ) -> DirectSound:
     half, air_half = FRACTIONAL_DELAY_HALF_TAPS, AIR_FIR_HALF_TAPS
-    delays = float(delay_samples) + weights @ hrtf.delays_samples[indices]
+    line, remainder = (float(v) for v in split_travel(delay_samples))
+    delays = remainder + weights @ hrtf.delays_samples[indices]
     start = int(np.floor(delays.min())) - half + 1 - air_half
     length = int(np.floor(delays.max())) - start + 1 + hrtf.taps + half + air_half
-    out = np.zeros((2, length))
+    filtered = np.zeros((2, length))
     air = np.asarray(band_gains, dtype=np.float64) @ band_firs(air_half, SAMPLE_RATE)
-    _direct(out, start, hrtf.minimum_phase, indices, weights, delays, air, half)
-    return DirectSound(start=start, response=out)
+    _direct(filtered, start, hrtf.minimum_phase, indices, weights, delays, air, half)
+    if start < 0:
+        # A filter is causal: what would precede the line delay's input is dropped.
+        filtered = filtered[:, -start:]
+        start = 0
+    out = np.zeros((2, filtered.shape[1] + 2 * half - 1))
+    _delay_response(filtered, line - np.floor(line), half, out)
+    return DirectSound(start=start + int(np.floor(line)) - half + 1, response=out)
 
 
 def reflections_brir(
@@ -286,6 +318,18 @@ def _direct(
             row = out[e, first + c : first + c + n_taps]
             for t in range(n_taps):
                 row[t] += g * response[t]
+
+
+@njit(cache=True)
+def _delay_response(response: np.ndarray, frac: float, half: int, out: np.ndarray) -> None:
+    # out[e] = response[e] through the fractional-delay kernel of `frac` (tap 0 first).
+    kernel = np.empty(2 * half)
+    fractional_delay_kernel(frac, half, kernel)
+    for e in range(2):
+        for t in range(response.shape[1]):
+            v = response[e, t]
+            for j in range(2 * half):
+                out[e, t + j] += v * kernel[j]
 
 
 @njit(cache=True, fastmath=True)

@@ -34,8 +34,15 @@ from scene.acoustics import SPEED_OF_SOUND, air_absorption_per_m
 from scene.errors import SceneError
 from scene.model import Pose, Room
 from spatial.bands import band_firs
-from spatial.brir import AIR_FIR_HALF_TAPS, _direct, head_frame, reflections_brir
-from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS
+from spatial.brir import (
+    AIR_FIR_HALF_TAPS,
+    DIRECT_LOOKAHEAD_SAMPLES,
+    _direct,
+    head_frame,
+    reflections_brir,
+    split_travel,
+)
+from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS, variable_delay
 from spatial.hrtf import Hrtf
 from spatial.image_sources import MIN_DISTANCE_M
 from spatial.late import FADE_S
@@ -75,6 +82,9 @@ REFLECTION_TOLERANCE_M = 0.1
 # Parts of a reflection response quieter than this, relative to its peak, are not
 # convolved (the band split's faint pre-ringing before the first reflection).
 _NEGLIGIBLE = 1e-7
+# A direct sound's delay changing by more than this fraction of a block within the block
+# (a source faster than a tenth of the speed of sound) is taken for a jump and crossfaded.
+_JUMP_FRACTION = 0.1
 # A truncated late tail fades out over its last 5 ms so that the cut adds no click.
 _TAIL_FADE_S = 0.005
 
@@ -198,22 +208,36 @@ class StreamRenderer:
             reflection_cap = 0 if room.kind == "free_field" else min(limit, 8 + 4096 // block)
             self._max_shift = 0
         self._limit = depth
-        # The direct sound spans the ITD, the HRIR, the fractional-delay kernel and the air
-        # filter, starting anywhere in its first partition.
+        # The direct sound's HRTF filter holds the travel time's remainder (see
+        # spatial.brir.split_travel), the ear's delay, the HRIR and the kernels; the rest
+        # of the travel time is a delay line on the source's signal, long enough for the
+        # farthest source the room allows (outdoors: brir_length_s).
         direct_span = (
-            math.ceil(float(np.ptp(self._hrtf.delays_samples, axis=1).max(initial=0.0)))
+            DIRECT_LOOKAHEAD_SAMPLES
+            + math.ceil(hrtf_span)
             + 2
             + self._hrtf.taps
             + 2 * FRACTIONAL_DELAY_HALF_TAPS
             + 2 * AIR_FIR_HALF_TAPS
         )
-        self._direct_cap = math.ceil((direct_span + block - 1) / block)
+        self._direct_cap = math.ceil((direct_span + block) / block)
+        if room.is_enclosed:
+            self._line_max = float(np.linalg.norm(room.size)) / SPEED_OF_SOUND * fs + 1.0
+        else:
+            self._line_max = float(limit * block)
 
         n = self._n
         self._fdl = np.zeros((n, depth, bins), dtype=np.complex64)
         self._frames = np.zeros((n, 2 * block), dtype=np.float32)
         self._newest = 0
         self._history = np.zeros((n, self._max_shift + block), dtype=np.float32)
+        line_length = math.ceil(self._line_max) + FRACTIONAL_DELAY_HALF_TAPS + block + 1
+        self._line_history = np.zeros((n, line_length), dtype=np.float32)
+        self._line = np.zeros(n)
+        self._line_before = np.zeros(n)
+        self._u_frames = np.zeros((n, 2 * block), dtype=np.float32)
+        self._u_fdl = np.zeros((n, self._direct_cap, bins), dtype=np.complex64)
+        self._count = 0
         # Direct sound: two slots per source (current and, while fading, the previous one).
         self._d_spec = np.zeros((n, 2, self._direct_cap, 2, bins), dtype=np.complex64)
         self._d_first = np.zeros((n, 2), dtype=np.int64)
@@ -317,7 +341,8 @@ class StreamRenderer:
         x = self._checked_blocks(blocks)
         self._apply_motion()
         block = self._block
-        self._newest = (self._newest + 1) % self._fdl.shape[1]
+        self._count += 1
+        self._newest = self._count % self._fdl.shape[1]
         if self._n:
             self._frames[:, :block] = self._frames[:, block:]
             self._frames[:, block:] = x
@@ -325,6 +350,22 @@ class StreamRenderer:
             if self._max_shift:
                 self._history[:, :-block] = self._history[:, block:]
             self._history[:, -block:] = x
+            # The direct sound's input: the signal through its gliding delay line.
+            self._line_history[:, :-block] = self._line_history[:, block:]
+            self._line_history[:, -block:] = x
+            self._u_frames[:, :block] = self._u_frames[:, block:]
+            _delay_lines(
+                self._line_history,
+                self._line_before,
+                self._line,
+                self._ramp,
+                _JUMP_FRACTION * block,
+                self._u_frames,
+            )
+            self._u_fdl[:, self._count % self._u_fdl.shape[1]] = scipy.fft.rfft(
+                self._u_frames, axis=-1
+            )
+            self._line_before[:] = self._line
 
         bins = block + 1
         common = np.zeros((2, bins), dtype=np.complex64)
@@ -334,6 +375,8 @@ class StreamRenderer:
         _mac_sources(
             self._fdl,
             self._newest,
+            self._u_fdl,
+            self._count % self._u_fdl.shape[1],
             self._r_spec,
             self._r_first,
             self._r_count,
@@ -387,8 +430,18 @@ class StreamRenderer:
     def reset(self) -> None:
         """Forget all past input (silence from here on), keeping poses and positions."""
         self._apply_motion()
-        for array in (self._fdl, self._frames, self._history, self._tail_fdl, self._tail_frame):
+        for array in (
+            self._fdl,
+            self._frames,
+            self._history,
+            self._line_history,
+            self._u_frames,
+            self._u_fdl,
+            self._tail_fdl,
+            self._tail_frame,
+        ):
             array[...] = 0
+        self._line_before[:] = self._line
         self._d_fading[:] = False
         self._r_old[:] = -1
         self._tail_fading[:] = False
@@ -480,7 +533,10 @@ class StreamRenderer:
             vectors, self._d_face[which]
         )
         self._d_face[which] = faces
-        travel = distance / SPEED_OF_SOUND * self._fs
+        line, remainder = split_travel(distance / SPEED_OF_SOUND * self._fs)
+        self._line[which] = np.minimum(line, self._line_max)
+        if not fade:
+            self._line_before[which] = self._line[which]
         block = self._block
         frames = np.zeros((which.size, self._direct_cap, 2, 2 * block), dtype=np.float32)
         first = np.zeros(which.size, dtype=np.int64)
@@ -491,7 +547,7 @@ class StreamRenderer:
             self._hrtf.delays_samples,
             indices,
             weights,
-            travel,
+            remainder,
             air,
             FRACTIONAL_DELAY_HALF_TAPS,
             block,
@@ -501,12 +557,12 @@ class StreamRenderer:
         cap = self._direct_cap
         self._d_spec[which, slots] = spectra
         self._d_first[which, slots] = first
-        self._d_count[which, slots] = np.clip(self._limit - first, 0, cap)
-        # Rare: a source so close that its response starts before time 0, whose first
-        # partitions are dropped (as the offline render drops them).
+        self._d_count[which, slots] = cap
+        # Rare: a source so close that its filter would start before time 0, whose first
+        # partitions are dropped (as the offline render drops those samples).
         for k in np.flatnonzero(first < 0):
             s, slot, skip = int(which[k]), int(slots[k]), int(-first[k])
-            kept = max(0, min(cap - skip, self._limit))
+            kept = max(0, cap - skip)
             self._d_spec[s, slot, :kept] = spectra[k, skip : skip + kept]
             self._d_spec[s, slot, kept:] = 0
             self._d_first[s, slot] = 0
@@ -631,12 +687,13 @@ def _direct_partitions(
     hrtf_delays: np.ndarray,
     indices: np.ndarray,
     weights: np.ndarray,
-    travel: np.ndarray,
+    remainder: np.ndarray,
     air: np.ndarray,
     half: int,
     block: int,
 ) -> None:
-    # Each direct sound, as :func:`spatial.brir.direct_sound` computes it, cut into
+    # Each direct sound's HRTF filter (its travel time's remainder, the ear delays, air,
+    # the minimum-phase mix), as :func:`spatial.brir.direct_sound` computes it, cut into
     # overlap-save frames: frames[i, q, e, :block] is partition first[i] + q of ear e.
     air_half = (air.shape[1] - 1) // 2
     delays = np.empty(2)
@@ -644,7 +701,7 @@ def _direct_partitions(
     scratch = np.zeros((2, cap * block), dtype=np.float32)
     for i in range(frames.shape[0]):
         for e in range(2):
-            d = travel[i]
+            d = remainder[i]
             for k in range(3):
                 d += weights[i, k] * hrtf_delays[indices[i, k], e]
             delays[e] = d
@@ -678,6 +735,8 @@ def _mac_one(
 def _mac_sources(
     fdl: np.ndarray,
     newest: int,
+    u_fdl: np.ndarray,
+    u_newest: int,
     r_spec: np.ndarray,
     r_first: np.ndarray,
     r_count: np.ndarray,
@@ -704,13 +763,41 @@ def _mac_sources(
         else:
             _mac_one(line, newest, r_spec[s], r_first[s], r_count[s], new)
             _mac_one(line, newest, r_pool[j], r_pool_first[j], r_pool_count[j], old)
+        # The direct sound's filters run on the delay-line output's spectra.
+        u = u_fdl[s]
         c = d_cur[s]
         if d_fading[s]:
-            _mac_one(line, newest, d_spec[s, c], d_first[s, c], d_count[s, c], new)
+            _mac_one(u, u_newest, d_spec[s, c], d_first[s, c], d_count[s, c], new)
             p = 1 - c
-            _mac_one(line, newest, d_spec[s, p], d_first[s, p], d_count[s, p], old)
+            _mac_one(u, u_newest, d_spec[s, p], d_first[s, p], d_count[s, p], old)
         else:
-            _mac_one(line, newest, d_spec[s, c], d_first[s, c], d_count[s, c], common)
+            _mac_one(u, u_newest, d_spec[s, c], d_first[s, c], d_count[s, c], common)
+
+
+@njit(cache=True)
+def _delay_lines(
+    history: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    ramp: np.ndarray,
+    jump: float,
+    frames: np.ndarray,
+) -> None:
+    # frames[s, block:] = source s's newest block through its delay line. The delay glides
+    # from before[s] to after[s] (a true propagation delay: Doppler's pitch); a change of
+    # more than `jump` samples in one block (faster than a tenth of the speed of sound) is
+    # a jump, not a movement, and the old and new delays are crossfaded instead.
+    block = frames.shape[1] // 2
+    old = np.empty(block, dtype=np.float32)
+    for s in range(history.shape[0]):
+        out = frames[s, block:]
+        if abs(after[s] - before[s]) <= jump:
+            variable_delay(history[s], before[s], after[s], out)
+            continue
+        variable_delay(history[s], before[s], before[s], old)
+        variable_delay(history[s], after[s], after[s], out)
+        for n in range(block):
+            out[n] = old[n] + ramp[n] * (out[n] - old[n])
 
 
 @njit(cache=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scene.model import Trajectory
+
 __all__ = ["SAMPLE_RATE", "MasteringReport", "PlacedSource"]
 
 SAMPLE_RATE = 48_000
@@ -25,12 +27,16 @@ class PlacedSource:
         (x, y, z) in metres, world frame (z up).
     gain_db
         Level applied before rendering.
+    trajectory
+        For a moving source, its timed positions (``position`` is then the first);
+        rendered by :func:`spatial.render_moving`.
     """
 
     name: str
     signal: np.ndarray = field(repr=False)
     position: tuple[float, float, float]
     gain_db: float = 0.0
+    trajectory: Trajectory | None = None
 
 
 @dataclass(frozen=True)
