@@ -25,7 +25,7 @@ __all__ = ["THEMES", "Bank", "Phrase", "bank", "choose_line", "syllables_of", "w
 #: The themes of the bank; every line may also draw on ``general``.
 THEMES: tuple[str, ...] = ("beach", "museum", "forest", "night", "general")
 _BANK = Path(__file__).resolve().parent / "bank"
-_EN_WORD = re.compile(r"[A-Za-z']+")
+_EN_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 _DRAWS = 3000
 # Lines of the right length compared for their fit of stresses to strong beats.
 _CANDIDATES = 150

@@ -158,8 +158,11 @@ def split_written_syllables(word: str, count: int) -> tuple[str, ...]:
     (``"o-cean"``), of two or more the first stays behind (``"gar-den"``). When the
     spelling has fewer vowel groups than syllables, the last piece is divided.
     """
-    if count <= 1 or len(word) < 2:
+    if count <= 1:
         return (word,)
+    if len(word) < 2:
+        # A letter read as a word ("w" is "double-u"): sung on each of its notes.
+        return (word,) * count
     groups = list(_VOWEL_GROUP.finditer(word.lower()))
     if len(groups) > 1 and word.lower().endswith("e") and groups[-1].group() == "e":
         if not word.lower().endswith(("le", "ee", "ye")):

@@ -82,7 +82,7 @@ def add_vocals(
             style,
             language=chosen,
             places=places,
-            writer=model.writer,
+            writer=model.writer(plan, style),
             generator_name=f"language model: {Path(model_dir).resolve()}",
         )
         model_record = model.record()
