@@ -33,7 +33,7 @@ import numpy as np
 
 from loci.serve.protocol import PROTOCOL_VERSION, AudioBlock, decode_audio, encode_frame
 
-__all__ = ["Client", "ServerError", "connect"]
+__all__ = ["Client", "PoseLatency", "ServerError", "connect"]
 
 
 class ServerError(RuntimeError):
@@ -47,8 +47,33 @@ class ServerError(RuntimeError):
 
 @dataclass
 class _Latency:
-    sent: dict[float, float] = field(default_factory=dict)
-    seen: dict[float, float] = field(default_factory=dict)
+    sent: dict[float, tuple[float, float]] = field(default_factory=dict)
+    seen: dict[float, tuple[float, float, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PoseLatency:
+    """Motion to sound for one pose, seconds.
+
+    Attributes
+    ----------
+    total_s
+        From sending the pose to receiving the first block rendered with it (or a later
+        pose).
+    wire_s
+        The part of that which the block spent between being rendered and being read:
+        the server's send queue, the socket and this client's own loop.
+    render_s
+        ``total_s - wire_s``: from sending the pose to the server rendering it (the
+        pose's own trip to the server included).
+    """
+
+    total_s: float
+    wire_s: float
+
+    @property
+    def render_s(self) -> float:
+        return self.total_s - self.wire_s
 
 
 class Client:
@@ -83,7 +108,7 @@ class Client:
                     block = decode_audio(message)
                     self._received += 1
                     if not math.isnan(block.pose_t) and block.pose_t not in self._latency.seen:
-                        self._latency.seen[block.pose_t] = now
+                        self._latency.seen[block.pose_t] = (now, time.time(), block.server_time)
                     await self._blocks.put(block)
                     continue
                 data = json.loads(message)
@@ -107,7 +132,7 @@ class Client:
     ) -> float:
         """Send the head's pose (WebXR convention); returns its timestamp ``t``."""
         t = time.monotonic() if t is None else t
-        self._latency.sent[t] = time.monotonic()
+        self._latency.sent[t] = (time.monotonic(), time.time())
         await self._send(
             {"type": "pose", "t": t, "position": list(position), "orientation": list(orientation)}
         )
@@ -178,16 +203,22 @@ class Client:
             out[:, start : start + block.audio.shape[1]] = block.audio
         return out
 
-    def pose_latencies(self) -> list[float]:
-        """Seconds from sending each pose to the first block rendered with it (or later)."""
-        sent = sorted(self._latency.sent.items())
+    def pose_latencies(self) -> list[PoseLatency]:
+        """Motion to sound of every pose sent whose sound has arrived (see PoseLatency).
+
+        The server and this client share a clock only on one machine (loopback): ``wire_s``
+        compares the block's server time with this machine's wall clock.
+        """
         seen = sorted(self._latency.seen.items())
         latencies = []
-        for t, sent_at in sent:
+        for t, (sent_at, _sent_wall) in sorted(self._latency.sent.items()):
             # The first block that carries this pose or a later one reflects it.
-            later = [seen_at for pose_t, seen_at in seen if pose_t >= t]
+            later = [arrival for pose_t, arrival in seen if pose_t >= t]
             if later:
-                latencies.append(min(later) - sent_at)
+                received, received_wall, rendered_wall = min(later)
+                latencies.append(
+                    PoseLatency(received - sent_at, max(0.0, received_wall - rendered_wall))
+                )
         return latencies
 
     async def bye(self) -> None:

@@ -87,3 +87,80 @@ def running_server(config: ServeConfig | None = None, *, factory=None) -> Iterat
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def server_process(*args: str, timeout_s: float = 90.0) -> Iterator[tuple[str, int]]:
+    """``loci serve``'s app in a process of its own on 127.0.0.1 (a free port), as a user
+    runs it: yields (host:port, pid), then stops it (SIGTERM, then SIGKILL after 20 s).
+
+    ``args`` are this module's command-line options: --token, --max-sessions, --workers.
+    """
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, __file__, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        line = ""
+        while not line.startswith("PORT "):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the server process did not start ({line!r})")
+            line = process.stdout.readline()  # type: ignore[union-attr]
+        yield f"127.0.0.1:{int(line.split()[1])}", process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _main() -> None:
+    import argparse
+    import asyncio
+
+    import uvicorn
+
+    from loci.serve.limits import Limits
+    from loci.serve.server import uvicorn_config
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--token")
+    parser.add_argument("--max-sessions", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--pose-rate", type=float, default=250.0)
+    args = parser.parse_args()
+    config = ServeConfig(
+        token=args.token,
+        workers=args.workers,
+        limits=Limits(max_sessions=args.max_sessions, pose_rate_hz=args.pose_rate),
+    )
+    server = uvicorn.Server(
+        uvicorn_config(config, host="127.0.0.1", port=0, renderer_factory=renderer_factory())
+    )
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                await task
+                return
+            await asyncio.sleep(0.02)
+        print(f"PORT {server.servers[0].sockets[0].getsockname()[1]}", flush=True)
+        await task
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    _main()

@@ -13,12 +13,17 @@ import asyncio
 import heapq
 import itertools
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 __all__ = ["Generator"]
+
+_MAX_RESTARTS = 10
 
 
 class Generator:
@@ -34,16 +39,24 @@ class Generator:
         if workers < 0:
             raise ValueError(f"workers: got {workers}; must be >= 0")
         self._slots = max(1, workers)
-        self._executor: Executor = (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            if workers
-            else ThreadPoolExecutor(1, thread_name_prefix="loci-generation")
-        )
+        self._workers = workers
+        self._executor: Executor = self._new_executor()
+        self.restarts = 0
         self._queue: list[tuple[float, int, Callable, tuple, asyncio.Future]] = []
         self._order = itertools.count()
         self._running = 0
         self.busy_s = 0.0
         self.calls = 0
+
+    def _new_executor(self) -> Executor:
+        if not self._workers:
+            return ThreadPoolExecutor(1, thread_name_prefix="loci-generation")
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_follow_parent,
+            initargs=(os.getpid(),),
+        )
 
     async def call(self, fn: Callable[..., Any], *args: Any, deadline: float) -> Any:
         """Run ``fn(*args)`` on the pool; ``deadline`` (``time.monotonic()`` seconds) orders it.
@@ -70,18 +83,37 @@ class Generator:
                 continue
             self._running += 1
             started = time.monotonic()
-            work = loop.run_in_executor(self._executor, fn, *args)
-            work.add_done_callback(lambda done, f=future, t=started: self._finished(done, f, t))
+            try:
+                work = loop.run_in_executor(self._executor, fn, *args)
+            except BrokenProcessPool:
+                self._restart()
+                work = loop.run_in_executor(self._executor, fn, *args)
+            work.add_done_callback(
+                lambda done, f=future, t=started, call=(fn, args): self._finished(done, f, t, call)
+            )
 
-    def _finished(self, done: asyncio.Future, future: asyncio.Future, started: float) -> None:
+    def _restart(self) -> None:
+        """A worker died (killed, out of memory): start a fresh pool for the calls to come."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._new_executor()
+        self.restarts += 1
+
+    def _finished(
+        self, done: asyncio.Future, future: asyncio.Future, started: float, call: tuple
+    ) -> None:
         self._running -= 1
         self.busy_s += time.monotonic() - started
         self.calls += 1
         if not future.done():
+            error = None if done.cancelled() else done.exception()
             if done.cancelled():
                 future.cancel()
-            elif done.exception() is not None:
-                future.set_exception(done.exception())  # type: ignore[arg-type]
+            elif isinstance(error, BrokenProcessPool) and self.restarts < _MAX_RESTARTS:
+                self._restart()
+                fn, args = call
+                heapq.heappush(self._queue, (0.0, next(self._order), fn, args, future))
+            elif error is not None:
+                future.set_exception(error)
             else:
                 future.set_result(done.result())
         self._dispatch()
@@ -92,8 +124,19 @@ class Generator:
             self._executor.submit(fn)
 
     def close(self) -> None:
-        """Stop the workers; queued calls are cancelled."""
+        """Stop the workers (a call under way finishes first); queued calls are cancelled."""
         for *_, future in self._queue:
             future.cancel()
         self._queue.clear()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _follow_parent(parent: int) -> None:
+    """In a worker: exit as soon as the server's process is gone, however it ended."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="loci-follow-parent", daemon=True).start()

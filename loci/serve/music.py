@@ -22,6 +22,7 @@ ahead (time to generate that bar), and the bars already made past it are thrown 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -258,20 +259,30 @@ class MusicScheduler:
             slot = index.get(voice.name)
             if slot is None or voice.loop is None or end <= voice.start:
                 continue
-            samples = np.arange(start, end)
-            phase = (samples - voice.start) % voice.loop.size
-            envelope = np.clip((samples - voice.start) / voice.fade, 0.0, 1.0)
-            if voice.stop is not None:
-                envelope *= np.clip(1.0 - (samples - voice.stop) / voice.fade, 0.0, 1.0)
-            envelope[samples < voice.start] = 0.0
-            out[slot] += voice.loop[phase] * envelope.astype(np.float32)
-        if self._gains:
+            phase = (start - voice.start) % voice.loop.size
+            piece = voice.loop[phase : phase + frames]
+            if piece.size < frames:  # the loop wraps inside this block
+                piece = np.concatenate([piece, voice.loop[: frames - piece.size]])
+            fading_in = start < voice.start + voice.fade
+            fading_out = voice.stop is not None and end > voice.stop
+            if fading_in or fading_out:
+                samples = np.arange(start, end, dtype=np.float64)
+                envelope = np.clip((samples - voice.start) / voice.fade, 0.0, 1.0)
+                if voice.stop is not None:
+                    envelope *= np.clip(1.0 - (samples - voice.stop) / voice.fade, 0.0, 1.0)
+                piece = piece * envelope.astype(np.float32)
+            out[slot] += piece
+        for name, points in self._gains.items():
+            slot = index.get(name)
+            if slot is None:
+                continue
+            if points[-1][0] <= start:  # settled: one number for the whole block
+                if points[-1][1] != 1.0:
+                    out[slot] *= np.float32(points[-1][1])
+                continue
+            xs, ys = zip(*points, strict=True)
             samples = np.arange(start, end, dtype=np.float64)
-            for name, points in self._gains.items():
-                slot = index.get(name)
-                if slot is not None:
-                    xs, ys = zip(*points, strict=True)
-                    out[slot] *= np.interp(samples, xs, ys).astype(np.float32)
+            out[slot] *= np.interp(samples, xs, ys).astype(np.float32)
         if self._frontier is not None and self._frontier[0].bar_start(self._frontier[1]) < end:
             self._metrics.music_underruns += 1
         self._bars = [bar for bar in self._bars if bar.end > end]
@@ -524,13 +535,13 @@ class MusicScheduler:
             asyncio.get_running_loop().create_task(self._load_ambience(voice, stem, piece))
 
     async def _load_ambience(self, voice: _Ambience, stem, piece: _Piece) -> None:
-        loop = await self._generator.call(
+        make = functools.partial(
             bars.ambience_loop,
             stem.ambience or stem.name,
             seed=piece.plan.seed * 1000 + 7,
             gain_db=stem.gain_db,
-            deadline=self._time_of(voice.start) + 1.0,
         )
+        loop = await self._generator.call(make, deadline=self._time_of(voice.start) + 1.0)
         voice.loop = loop
 
     def _claim(self, name: str, role: str) -> None:

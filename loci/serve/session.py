@@ -4,7 +4,7 @@ Block ``n`` of a session is due ``n`` block periods after its stream started. Wh
 due, the latest head pose goes to the spatial renderer, the music scheduler mixes the
 stems of that block into the renderer's source slots, and the binaural block is scaled by
 the listener's volume, kept under full scale, packed and queued for the client. A block
-queued more than one block period after it was due is a deadline miss. Rendering just in
+queued after the end of its own block period is a deadline miss. Rendering just in
 time is what keeps the head's motion within two blocks of the sound.
 """
 
@@ -24,11 +24,14 @@ from loci.serve.music import SAMPLE_RATE, MusicScheduler
 from loci.serve.protocol import encode_audio
 from scene.model import Pose
 
-__all__ = ["AudioEngine", "BlockRenderer", "Session"]
+__all__ = ["RENDER_AHEAD_BLOCKS", "AudioEngine", "BlockRenderer", "Session"]
 
 _CEILING = 0.98
 _RELEASE_PER_S = 10 ** (6 / 20)  # the limiter lets go at 6 dB a second
 _RESYNC_S = 0.5
+#: A block is rendered this many block periods before its period begins, and must be on
+#: the wire by the end of its period: the renderer has that many periods plus one of slack.
+RENDER_AHEAD_BLOCKS = 1
 
 
 class BlockRenderer(Protocol):
@@ -94,6 +97,7 @@ class Session:
         self._limiter = 1.0
         self._bar_key: tuple[int, int] | None = None
         self.on_bar: Callable[[], None] | None = None
+        self.on_failure: Callable[[Exception], None] | None = None
         self.deadline_misses = 0
         self.blocks = 0
         self.dropped = 0
@@ -101,8 +105,14 @@ class Session:
 
     @property
     def due(self) -> float:
-        """When the next block is due, ``time.monotonic()`` seconds."""
-        return self.start_time + self.sequence * self.period_s
+        """When the next block is rendered, ``time.monotonic()`` seconds: one block period
+        before its own period begins (the client plays it then, from a jitter buffer)."""
+        return self.start_time + (self.sequence - RENDER_AHEAD_BLOCKS) * self.period_s
+
+    @property
+    def deadline(self) -> float:
+        """When the next block must be on the wire: the end of its own block period."""
+        return self.start_time + (self.sequence + 1) * self.period_s
 
     def time_of(self, sample: int) -> float:
         """When stream sample ``sample`` is rendered, ``time.monotonic()`` seconds."""
@@ -128,7 +138,7 @@ class Session:
 
     def _render_one(self) -> None:
         started = time.monotonic()
-        due = self.due
+        deadline = self.deadline
         frames = self.block_size
         start = self.sequence * frames
         if self._pose is not None:
@@ -152,7 +162,7 @@ class Session:
         self.blocks += 1
         finished = time.monotonic()
         self._metrics.observe_render(finished - started)
-        if finished > due + self.period_s:
+        if finished > deadline:
             self.deadline_misses += 1
             self._metrics.deadline_misses += 1
         key = self.scheduler.bar_key(start + frames)
@@ -219,8 +229,8 @@ class AudioEngine:
                     session.render_due(now)
                 except Exception as error:  # one broken session must not stop the others
                     self.remove(session)
-                    session.failed = error  # type: ignore[attr-defined]
-                    session.ready.set()
+                    if session.on_failure is not None:
+                        session.on_failure(error)
             if self.sessions:
                 wait = min(s.due for s in self.sessions) - time.monotonic()
                 await asyncio.sleep(max(0.0, wait))
