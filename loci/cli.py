@@ -64,9 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--format",
         dest="audio_format",
-        choices=("float", "pcm24"),
+        choices=("float", "pcm24", "ambix"),
         default="float",
-        help="mix.wav sample format (default float)",
+        help="mix.wav sample format (default float); ambix also writes OUT/ambix.wav, the "
+        "AmbiX (ACN, SN3D) mix for 360-degree video and VR players, and makes mix.wav its "
+        "binaural decode",
+    )
+    render.add_argument(
+        "--ambisonic-order",
+        type=int,
+        choices=(1, 2, 3),
+        default=1,
+        help="order of ambix.wav with --format ambix: 1, 2 or 3 (4, 9 or 16 channels; default 1)",
     )
     render.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
     render.add_argument(
@@ -284,7 +293,8 @@ def _run_render(args: argparse.Namespace) -> int:
 
         options = RenderOptions(
             target_lufs=args.lufs,
-            audio_format=args.audio_format,
+            audio_format="float" if args.audio_format == "ambix" else args.audio_format,
+            ambisonic_order=args.ambisonic_order if args.audio_format == "ambix" else None,
             soundfont=args.soundfont,
             seed=args.seed,
             duration_s=args.duration,

@@ -102,6 +102,9 @@ class RenderOptions:
     backend, model_dir
         What composes the score (see :data:`BACKENDS`), and the ``lm`` backend's model
         folder (None: the shipped default model).
+    ambisonic_order
+        When set (1 to 3), also write ``ambix.wav``: the AmbiX mix (ACN, SN3D) at the
+        listener, with the mastering gain of ``mix.wav``, which is then its binaural decode.
     """
 
     target_lufs: float = -16.0
@@ -114,6 +117,7 @@ class RenderOptions:
     backend: str = "rules"
     model_dir: Path | None = None
     lyrics: LyricsOptions | None = None
+    ambisonic_order: int | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,11 @@ def render(
     cycles = 2 if looped else 1
     if cycles > 1:
         sources = [replace(s, signal=np.tile(s.signal, cycles)) for s in sources]
-    if scene.listener_trajectory is not None or any(s.trajectory for s in sources):
+    ambix = None
+    if options.ambisonic_order is not None:
+        ambix = _ambisonic_mix(scene, sources, options.ambisonic_order, cycles * n_samples)
+        mix = spatial.decode_binaural(ambix, order=options.ambisonic_order)
+    elif scene.listener_trajectory is not None or any(s.trajectory for s in sources):
         # Something moves: rendered block by block, the trajectories repeating each cycle.
         mix = spatial.render_moving(
             scene.room,
@@ -236,6 +244,8 @@ def render(
         ceiling_dbtp=options.ceiling_dbtp,
     )
     mastered = mastered[:, (cycles - 1) * n_samples :]
+    if ambix is not None:
+        ambix = _mastered_like(ambix[:, (cycles - 1) * n_samples :], mastering, options)
 
     report("write")
     out_dir = Path(out_dir)
@@ -246,6 +256,8 @@ def render(
             sample_rate=SAMPLE_RATE,
             audio_format=options.audio_format,
         )
+        if ambix is not None:
+            write_wav(staging / "ambix.wav", ambix, sample_rate=SAMPLE_RATE, audio_format="float")
         if music is not None:
             write_music(staging, music)
         environment_dict = environment.to_dict()
@@ -491,6 +503,44 @@ def _place_sources(
         sources.append(spatial.PlacedSource(stem.name, stem.audio, position, gain_db, trajectory))
         layout.append(_layout_entry(stem.name, position, why))
     return sources, layout
+
+
+def _ambisonic_mix(
+    scene: Scene, sources: list[spatial.PlacedSource], order: int, n_samples: int
+) -> np.ndarray:
+    """The AmbiX mix at the listener; it holds fixed positions only."""
+    if scene.listener_trajectory is not None:
+        raise SceneError(
+            "an ambisonic mix (--format ambix) is rendered for fixed positions; this "
+            "listener moves (a player turns the mix with the head instead)",
+            file=scene.path,
+            field="listener.trajectory",
+        )
+    for index, spec in enumerate(scene.sources):
+        if spec.trajectory is not None:
+            raise SceneError(
+                "an ambisonic mix (--format ambix) is rendered for fixed positions; give "
+                "this source a position",
+                file=scene.path,
+                field=f"sources[{index}].trajectory",
+            )
+    return spatial.render_ambisonics(
+        scene.room, scene.listener, sources, n_samples=n_samples, order=order, seed=scene.seed
+    )
+
+
+def _mastered_like(
+    ambix: np.ndarray, mastering: spatial.MasteringReport, options: RenderOptions
+) -> np.ndarray:
+    """The ambisonic mix with mix.wav's mastering gain, lowered further if a channel would
+    pass the ceiling (sample peak: a player decodes it again)."""
+    gain = 10.0 ** (mastering.gain_db / 20.0) if np.isfinite(mastering.gain_db) else 1.0
+    out = ambix.astype(np.float64) * gain
+    ceiling = 10.0 ** (options.ceiling_dbtp / 20.0)
+    peak = float(np.max(np.abs(out), initial=0.0))
+    if peak > ceiling:
+        out *= ceiling / peak
+    return out.astype(np.float32)
 
 
 def _layout_entry(name: str, position: tuple[float, float, float], why: str) -> dict:

@@ -3,6 +3,7 @@
 Imports only ``scene``'s room and geometry types, never ``generation`` or ``loci``.
 """
 
+from spatial.ambisonics import decode_binaural, render_ambisonics, sn3d_harmonics
 from spatial.hrtf import Hrtf, default_hrtf, load_hrtf, load_sofa, spherical_head_hrtf
 from spatial.master import master
 from spatial.moving import render_moving
@@ -17,11 +18,14 @@ __all__ = [
     "PlacedSource",
     "StreamRenderer",
     "binaural_room_impulse_response",
+    "decode_binaural",
     "default_hrtf",
     "load_hrtf",
     "load_sofa",
     "master",
+    "render_ambisonics",
     "render_moving",
     "render_scene",
+    "sn3d_harmonics",
     "spherical_head_hrtf",
 ]
