@@ -28,7 +28,8 @@ __all__ = ["LMReport", "compose_lm", "notes_of"]
 
 @dataclass(frozen=True)
 class LMReport:
-    """How the LM wrote a piece; :meth:`to_dict` is what plan.json records."""
+    """How the LM wrote a piece; :meth:`to_dict` is what plan.json records (all but the
+    tokens themselves, ``token_strings``)."""
 
     model_name: str
     model_path: str
@@ -47,6 +48,7 @@ class LMReport:
     originality_runs_indexed: int
     tokens: int
     seconds: float
+    token_strings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """JSON-ready record (``backend: lm``)."""
@@ -203,5 +205,6 @@ def compose_lm(
         originality_runs_indexed=len(index) if check_originality else 0,
         tokens=len(result.tokens),
         seconds=time.perf_counter() - started,
+        token_strings=result.tokens,
     )
     return Score(plan=plan, parts=tuple(parts)), report

@@ -71,7 +71,7 @@ MAJOR_LIKE = frozenset({"major", "mixolydian"})
 # Thresholds of the condition bins (low below the first, high from the second).
 TEMPO_BPM_BINS = (84.0, 116.0)  # quarter notes per minute
 DENSITY_BINS = (1.25, 1.75)  # melody onsets per quarter note
-REGISTER_BINS = (68.0, 73.0)  # mean key-relative melody pitch
+REGISTER_BINS = (64.5, 68.5)  # mean key-relative melody pitch (corpus terciles)
 _MIN_BARS = 4
 _MIN_NOTES = 12
 _KEY_FIT = 0.9

@@ -108,6 +108,11 @@ class _Snapshot:
     counters: tuple[int, int, float, int]
 
 
+def _cache_of(output):
+    cache = getattr(output, "cache", None)
+    return output.past_key_values if cache is None else cache
+
+
 def _sample(logits: torch.Tensor, settings: SamplingSettings, generator, boost: float) -> int:
     scaled = logits / (settings.temperature + boost)
     probabilities = torch.softmax(scaled, dim=-1)
@@ -202,31 +207,26 @@ def sample_piece(
                     attempts, temperature_boost = 0, 0.0
                     phrase_first_note = sum(len(b) for b in state.melody[: state.bar])
             step = state.step()
-            forced = step.forced
-            if forced is not None:
-                state.consume(forced)
-                tokens.append(forced)
-                context.append(forced)
-                continue
-            # The model chooses: feed what it has not seen, then sample.
-            out = model(
-                input_ids=torch.tensor([context[fed:]], device=device),
-                cache=past,
-                use_cache=True,
-            )
-            passes += 1
-            past = out.cache
-            fed = len(context)
-            logits = out.logits[0, -1].float().cpu()
-            log_probs = torch.log_softmax(logits, dim=-1)
-            scores = logits.clone()
-            processor.apply(0, step, scores)
-            token = _sample(scores, settings, generator, temperature_boost)
+            token = step.forced
             bar_index = state.bar
-            bar_ll[bar_index].append(float(log_probs[token]))
+            if token is None:
+                # The model chooses: feed what it has not seen, then sample. The cache goes
+                # in second place: transformers 5.23 names it past_key_values, 5.25 cache.
+                out = model(torch.tensor([context[fed:]], device=device), past, use_cache=True)
+                passes += 1
+                past = _cache_of(out)
+                fed = len(context)
+                logits = out.logits[0, -1].float().cpu()
+                log_probs = torch.log_softmax(logits, dim=-1)
+                scores = logits.clone()
+                processor.apply(0, step, scores)
+                token = _sample(scores, settings, generator, temperature_boost)
+                bar_ll[bar_index].append(float(log_probs[token]))
             state.consume(token)
             tokens.append(token)
             context.append(token)
+            if bar_index >= len(plan.bars):
+                continue  # EOS
             if state.bar == bar_index or not plan.bars[bar_index].cadence:
                 continue
             if originality is None or not len(originality):

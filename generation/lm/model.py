@@ -10,6 +10,7 @@ converted to ``nn.Linear`` first.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ __all__ = [
     "load_model",
     "model_hash",
     "new_model",
+    "quiet_transformers",
 ]
 
 MODEL_FILE = "model.safetensors"
@@ -47,6 +49,20 @@ class LoadedModel:
     device: str
     precision: str
     context: int
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Hide transformers' loading and saving progress bars (ours shows the progress)."""
+    from transformers.utils import logging
+
+    was = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            logging.enable_progress_bar()
 
 
 def _require_torch():
@@ -160,7 +176,8 @@ def load_model(folder: Path, *, precision: Precision = "auto", device: str | Non
         raise LMError(f"precision int8 runs on the CPU only; got device {device!r}")
     if precision == "fp16" and device == "cpu":
         raise LMError("precision fp16 needs a CUDA GPU; on the CPU use fp32 or int8")
-    model = transformers.GPT2LMHeadModel.from_pretrained(str(folder))
+    with quiet_transformers():
+        model = transformers.GPT2LMHeadModel.from_pretrained(str(folder))
     model.eval()
     if precision == "int8":
         model = quantize_int8(model)

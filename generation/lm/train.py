@@ -23,7 +23,7 @@ from pathlib import Path
 
 from generation.lm.corpus import read_folder
 from generation.lm.dataset import batches, split_by_piece, windows
-from generation.lm.model import LMError, _require_torch, new_model
+from generation.lm.model import LMError, _require_torch, new_model, quiet_transformers
 from generation.lm.ngram import KneserNey
 from generation.lm.originality import ORIGINALITY_FILE, OriginalityIndex
 from generation.lm.vocab import Piece, Vocabulary
@@ -189,7 +189,8 @@ def train(
     state: dict = {}
     if (checkpoint / _STATE).is_file():
         state = json.loads((checkpoint / _STATE).read_text(encoding="utf-8"))
-        model = transformers.GPT2LMHeadModel.from_pretrained(str(checkpoint))
+        with quiet_transformers():
+            model = transformers.GPT2LMHeadModel.from_pretrained(str(checkpoint))
         resumed_step = int(state["step"])
     elif base is not None:
         base = Path(base)
@@ -199,7 +200,8 @@ def train(
             vocab.check_saved(base)
         except ValueError as error:
             raise LMError(str(error)) from None
-        model = transformers.GPT2LMHeadModel.from_pretrained(str(base))
+        with quiet_transformers():
+            model = transformers.GPT2LMHeadModel.from_pretrained(str(base))
     else:
         model = new_model(
             vocab,
@@ -337,7 +339,8 @@ def train(
 
 def _write_checkpoint(folder, model, optimizer, vocab, step, seconds, tokens, torch) -> None:
     def write(staging: Path) -> None:
-        model.save_pretrained(str(staging))
+        with quiet_transformers():
+            model.save_pretrained(str(staging))
         vocab.save(staging)
         torch.save(optimizer.state_dict(), staging / _OPTIMIZER)
         state = {
@@ -357,7 +360,8 @@ def _write_final(out_dir, model, vocab, index, result, config, base) -> None:
     staging = out_dir / ".final.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    model.save_pretrained(str(staging))
+    with quiet_transformers():
+        model.save_pretrained(str(staging))
     vocab.save(staging)
     index.save(staging / ORIGINALITY_FILE)
     parameters = sum(p.numel() for p in model.parameters())

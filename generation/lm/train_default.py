@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from generation.lm.corpus import ReadReport, read_folder, relabel
 
-__all__ = ["COLLECTIONS", "read_default_corpus"]
+__all__ = ["COLLECTIONS", "read_default_corpus", "write_model_card"]
 
 #: music21 corpus folder -> (style, file pattern, source and licence).
 COLLECTIONS: dict[str, tuple[str, str, str]] = {
@@ -97,6 +98,62 @@ def _decode_speed(folder: Path, precision: str) -> float:
     return len(result.tokens) / (time.perf_counter() - started)
 
 
+def write_model_card(folder: Path, quality: str = "") -> None:
+    """Write ``README.md`` of a model folder from its ``training.json`` (and quality notes)."""
+    info = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    arch = info["architecture"]
+    size_mb = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 1e6
+    data = "\n".join(f"- {line}" for line in info["notes"])
+    speeds = info.get("decode_tokens_per_s", {})
+    fp32, int8 = speeds.get("fp32", 0.0), speeds.get("int8", 0.0)
+    loss, ngram = info["validation_loss_per_token"], info["ngram4_validation_loss_per_token"]
+    card = f"""# The default music LM of genius-loci
+
+A GPT-2 ({arch["layers"]} layers x {arch["width"]}, {arch["heads"]} heads, context
+{arch["context"]} tokens, vocabulary {arch["vocabulary"]}: {info["parameters"]:,} parameters)
+over the key-relative bar tokens of `generation/lm/vocab.py`. It writes the melody and
+bass of `loci compose/render --backend lm`. Files: `config.json`, `model.safetensors`
+(float32), `tokenizer.json` (a word-level transformers tokenizer of the vocabulary),
+`originality.npy` (hashes of every run of 16 melodic intervals of the training melodies),
+`training.json` (everything below, as numbers). {size_mb:.1f} MB in all.
+
+## Data and licences
+
+{info["train_pieces"] + info["validation_pieces"]:,} pieces from music21's corpus
+(music21 is BSD-licensed; its corpus files carry their own terms):
+
+{data}
+
+Left out: the Essen folk song collection (licensed for non-commercial use only; it holds
+music21's only Chinese songs), Palestrina and the three Bach kern files (copyrighted
+encodings with licence agreements), Josquin (GPL-2). The sources are 18th- and
+19th-century publications; the model and its weights are released under the project's
+MIT licence.
+
+## Training
+
+    {info.get("command", "python -m generation.lm.train_default")}
+
+{info["train_pieces"]:,} pieces ({info["train_tokens"]:,} tokens) for training,
+{info["validation_pieces"]} held out by piece; {info["config"]["epochs"]} epochs,
+{info["steps"]} steps of about {info["config"]["batch_tokens"]:,} tokens, AdamW (peak
+learning rate {info["config"]["learning_rate"]:g}, warm-up, cosine decay), dropout 0.1, one CPU
+thread at nice 10 on a shared 2-core machine: {info["training_seconds"] / 60:.0f} minutes,
+{info["training_tokens_per_s"]:,.0f} tokens/s.
+
+## Metrics
+
+| measure | value |
+| --- | --- |
+| validation loss per token, this model | {loss:.4f} nats |
+| validation loss per token, Kneser-Ney 4-gram on the same tokens | {ngram:.4f} nats |
+| improvement over the 4-gram | {100 * info["improvement_over_ngram4"]:.1f}% |
+| decoding, KV cache, one thread (tokens/s) | fp32 {fp32:.0f}, int8 {int8:.0f} |
+| CPU precision chosen by default | {info.get("cpu_precision", "fp32")} |
+{quality}"""
+    (folder / "README.md").write_text(card, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=Path("assets/models/default"))
@@ -130,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     info["cpu_precision"] = max(speeds, key=speeds.get)
     info["command"] = "nice -n 10 python -m generation.lm.train_default"
     info_path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    # The TensorBoard logs stay out of the shipped folder.
+    logs = args.out / "logs"
+    if logs.is_dir():
+        target = args.cache.parent / "default_logs"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.move(str(logs), target)
+    write_model_card(args.out)
     print(json.dumps(info, indent=2), file=sys.stderr)
     return 0
 

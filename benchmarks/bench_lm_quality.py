@@ -1,0 +1,328 @@
+"""Measure the shipped music LM (``--backend lm``) against the plan and the corpus.
+
+Run: ``pip install -e ".[bench,lm]" && python benchmarks/bench_lm_quality.py
+[--model assets/models/default] [--pieces 100]``. One thread. Prints:
+
+1. the validation loss per token of the model and of a Kneser-Ney 4-gram on the same
+   held-out tokens (from the model's training.json, measured when it was trained);
+2. over ``--pieces`` plans cycling through every mode, the metres 4/4, 3/4, 6/8 and 2/4
+   and the six genres (30 s each): melody notes in the plan's scale (and the allowed
+   passing notes), bars of exactly the metre's length (from the tokens), music21's key
+   analysis of the LM's own parts (melody and bass, without the arranger's harmony)
+   naming the plan's key or an equivalent, and strong-beat melody notes on chord tones;
+3. conditioning heard: notes per quarter note at low vs high arousal, and mean melody
+   pitch at low vs high register, each once through the whole plan (tokens and limits)
+   and once through the conditioning tokens alone (the plan's limits unchanged);
+4. muspy's pitch-class entropy, scale consistency and groove consistency of LM and rules
+   melodies (6 genres x 7 seeds, 60 s) beside 100 O'Neill tunes from music21's corpus;
+5. originality: runs of 16 intervals still matching a training melody, phrases rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import music21
+import muspy
+import numpy as np
+import torch
+
+from generation import compose, make_plan, understand, write_midi
+from generation.harmony import MODES, PARENT_MODE, SCALES, equivalent_keys
+from generation.lm import DEFAULT_MODEL_DIR
+from generation.lm.backend import compose_lm
+from generation.lm.conditioning import decode_plan
+from generation.lm.decode import sample_piece
+from generation.lm.model import load_model
+from generation.types import Score
+from scene.environment import Environment, Feature
+
+DRY = Environment(kind=Feature("free_field", "", "bench"), indoor=Feature(False, "", "bench"))
+GENRES = {
+    "pop": "a happy pop song",
+    "folk": "a calm folk tune with guitar",
+    "ambient": "a dreamy ambient piece",
+    "classical": "an elegant classical piece",
+    "chinese": "欢快的中国风笛子",
+    "dance": "energetic dance music",
+}
+METERS = ((4, 4), (3, 4), (6, 8), (2, 4))
+TONICS = ("C", "D", "Eb", "E", "F", "G", "A", "Bb", "B", "F#", "Ab", "C#")
+RESOLUTION = 24  # muspy ticks per quarter note
+
+
+def _positions(note, plan) -> tuple[int, int]:
+    """(bar index, onset in sixteenths) of a performed note (no swing in these plans)."""
+    bar = int(note.start_s / plan.bar_seconds + 1e-6)
+    onset = round((note.start_s - bar * plan.bar_seconds) / (60.0 / plan.tempo_bpm / 4))
+    return bar, onset
+
+
+def _plan_for(index: int):
+    genre = list(GENRES)[index % len(GENRES)]
+    style = understand(GENRES[genre])
+    style = replace(
+        style,
+        mode=MODES[index % len(MODES)],
+        meter=METERS[(index // len(MODES)) % len(METERS)],
+        key_tonic=TONICS[(index * 5) % len(TONICS)],
+        swing=0.0,
+    )
+    return make_plan(style, DRY, seed=index, duration_s=30.0)
+
+
+def _lm_parts_key(score: Score, folder: Path) -> music21.key.Key:
+    lm_only = Score(
+        plan=score.plan,
+        parts=tuple(p for p in score.parts if p.stem.role in ("melody", "bass")),
+    )
+    path = folder / "lm.mid"
+    write_midi(lm_only, path)
+    return music21.converter.parse(path).analyze("key")
+
+
+def _bars_exact(tokens: tuple[str, ...], length: int) -> tuple[int, int]:
+    good = total = 0
+    for chunk in " ".join(tokens).split(" BAR ")[1:]:
+        for track in chunk.split("TRACK_BASS"):
+            spans = [int(t.split("_")[1]) for t in track.split() if t[:4] in ("DUR_", "REST")]
+            total += 1
+            good += sum(spans) == length
+    return good, total
+
+
+def plan_adherence(model: Path, count: int) -> dict:
+    in_scale = notes = strong_chord = strong = key_hits = bars_ok = bars = 0
+    regenerated = violations = 0
+    interventions = choices = 0
+    misses = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(count):
+            plan = _plan_for(index)
+            score, report = compose_lm(plan, model_dir=model)
+            dplan = decode_plan(plan)
+            record = report.to_dict()
+            regenerated += record["originality"]["regenerated_phrases"]
+            violations += record["originality"]["violations"]
+            interventions += report.interventions
+            choices += report.free_steps
+            scale = set(SCALES[plan.mode])
+            parent = set(SCALES[PARENT_MODE[plan.mode]])
+            melody = next(p for p in score.parts if p.stem.role == "melody")
+            beat_16 = 60.0 / plan.tempo_bpm / 4
+            for note in melody.notes:
+                bar, onset = _positions(note, plan)
+                chord = dplan.bars[bar].chord_pcs
+                pc = (note.pitch - dplan.tonic_pc) % 12
+                length = round((note.end_s - note.start_s) / beat_16 / 0.92)
+                allowed = scale | (chord & {11})
+                if onset not in dplan.strong and length <= 2:
+                    allowed |= parent
+                notes += 1
+                in_scale += pc in allowed
+                if onset in dplan.strong:
+                    strong += 1
+                    strong_chord += pc in chord
+            good, total = _bars_exact(report.token_strings, dplan.bar_length)
+            bars_ok += good
+            bars += total
+            found = _lm_parts_key(score, Path(tmp))
+            hit = (found.tonic.pitchClass, found.mode) in equivalent_keys(plan.key_tonic, plan.mode)
+            key_hits += hit
+            if not hit:
+                misses.append(f"{plan.key} {plan.meter[0]}/{plan.meter[1]}: music21 {found}")
+    return {
+        "pieces": count,
+        "notes in scale": (in_scale, notes),
+        "bars of the metre's length": (bars_ok, bars),
+        "key named (LM parts only)": (key_hits, count),
+        "strong-beat melody notes on chord tones": (strong_chord, strong),
+        "phrases rewritten for originality": regenerated,
+        "originality violations": violations,
+        "constraint interventions": (interventions, choices),
+        "key misses": misses,
+    }
+
+
+def _notes_per_quarter(lines, dplan) -> float:
+    notes = sum(len(bar) for bar in lines)
+    return notes / (len(lines) * dplan.bar_length / 4)
+
+
+def conditioning(model: Path, seeds: int) -> dict:
+    loaded = load_model(model)
+    rows: dict[str, list[float]] = {}
+    for seed in range(seeds):
+        mode = ("major", "minor", "dorian", "mixolydian")[seed % 4]
+        base = replace(understand("a piece"), mode=mode, key_tonic="D", meter=(4, 4))
+        calm = make_plan(
+            replace(base, arousal=-0.9, tempo_tendency=-0.8), DRY, seed=seed, duration_s=30
+        )
+        lively = make_plan(
+            replace(base, arousal=0.9, tempo_tendency=0.8), DRY, seed=seed, duration_s=30
+        )
+        for name, plan in (("arousal low", calm), ("arousal high", lively)):
+            result = sample_piece(loaded, decode_plan(plan), seed=seed)
+            rows.setdefault(name, []).append(_notes_per_quarter(result.melody, decode_plan(plan)))
+        # Tokens alone: the calm plan, with the lively plan's tempo, density and arousal bins.
+        dplan = decode_plan(calm)
+        hot = replace(
+            dplan,
+            conditions=replace(dplan.conditions, tempo="fast", density="high", arousal="high"),
+        )
+        cold = replace(
+            dplan, conditions=replace(dplan.conditions, tempo="slow", density="low", arousal="low")
+        )
+        for name, dp in (("arousal tokens low", cold), ("arousal tokens high", hot)):
+            result = sample_piece(loaded, dp, seed=seed)
+            rows.setdefault(name, []).append(_notes_per_quarter(result.melody, dp))
+        # Register: the melody stem an octave apart (tokens and limits), or tokens alone.
+        plan = make_plan(base, DRY, seed=seed, duration_s=30)
+        for name, shift in (("register low", -6), ("register high", 6)):
+            stems = tuple(
+                replace(s, register=(s.register[0] + shift, s.register[1] + shift))
+                if s.role == "melody"
+                else s
+                for s in plan.stems
+            )
+            result = sample_piece(loaded, decode_plan(replace(plan, stems=stems)), seed=seed)
+            rows.setdefault(name, []).append(
+                float(np.mean([n[2] for bar in result.melody for n in bar]))
+            )
+        wide = replace(decode_plan(plan), melody_range=(50, 86))
+        for name, bin_name in (("register tokens low", "low"), ("register tokens high", "high")):
+            dp = replace(wide, conditions=replace(wide.conditions, register=bin_name))
+            result = sample_piece(loaded, dp, seed=seed)
+            rows.setdefault(name, []).append(
+                float(np.mean([n[2] for bar in result.melody for n in bar]))
+            )
+    return {name: float(np.mean(values)) for name, values in rows.items()}
+
+
+def _muspy_row(notes_beats: list[tuple[float, float, int]], beats_per_bar: float) -> tuple:
+    notes = [
+        muspy.Note(
+            time=round(start * RESOLUTION),
+            pitch=pitch,
+            duration=max(1, round(length * RESOLUTION)),
+            velocity=64,
+        )
+        for start, length, pitch in notes_beats
+    ]
+    music = muspy.Music(resolution=RESOLUTION, tracks=[muspy.Track(notes=notes)])
+    return (
+        muspy.pitch_class_entropy(music),
+        muspy.scale_consistency(music),
+        muspy.groove_consistency(music, round(beats_per_bar * RESOLUTION)),
+    )
+
+
+def _score_melody_row(score: Score) -> tuple:
+    plan = score.plan
+    quarter = 60.0 / plan.tempo_bpm
+    melody = next(p for p in score.parts if p.stem.role == "melody")
+    rows = [(n.start_s / quarter, (n.end_s - n.start_s) / quarter, n.pitch) for n in melody.notes]
+    return _muspy_row(rows, plan.meter[0] * 4 / plan.meter[1])
+
+
+def corpus_rows(count: int) -> np.ndarray:
+    rows = []
+    folder = Path(music21.__file__).parent / "corpus" / "oneills1850"
+    for abc in sorted(folder.glob("*.abc"))[:3]:
+        for score in music21.converter.parse(abc).scores:
+            ts = next(iter(score.recurse().getElementsByClass("TimeSignature")), None)
+            if ts is None or ts.numerator == 1:
+                continue
+            notes = [
+                (float(n.offset), float(n.quarterLength), n.pitch.midi)
+                for n in score.flatten().notes
+                if isinstance(n, music21.note.Note)
+            ]
+            if len(notes) >= 16:
+                rows.append(_muspy_row(notes, ts.numerator * 4 / ts.denominator))
+            if len(rows) >= count:
+                return np.asarray(rows)
+    return np.asarray(rows)
+
+
+def metrics_table(model: Path, seeds: int) -> str:
+    lm_rows, rules_rows = [], []
+    for text in GENRES.values():
+        style = understand(text)
+        for seed in range(seeds):
+            plan = make_plan(style, DRY, seed=seed, duration_s=60.0)
+            rules_rows.append(_score_melody_row(compose(plan)))
+            lm_rows.append(_score_melody_row(compose_lm(plan, model_dir=model)[0]))
+    corpus = corpus_rows(100)
+    lm, rules = np.asarray(lm_rows), np.asarray(rules_rows)
+    lines = [
+        "| metric | corpus range (median) | rules: median, inside range, distance | "
+        "lm: median, inside range, distance |",
+        "| --- | --- | --- | --- |",
+    ]
+    for column, name in enumerate(
+        ("pitch-class entropy", "scale consistency", "groove consistency")
+    ):
+        low, high = corpus[:, column].min(), corpus[:, column].max()
+        median = np.median(corpus[:, column])
+        cells = []
+        for ours in (rules, lm):
+            inside = np.mean((ours[:, column] >= low) & (ours[:, column] <= high))
+            m = np.median(ours[:, column])
+            cells.append(f"{m:.3f}, {100 * inside:.0f}%, {abs(m - median):.3f}")
+        lines.append(f"| {name} | {low:.3f}..{high:.3f} ({median:.3f}) | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + f"\n\n{len(corpus)} O'Neill tunes; {len(lm)} pieces per backend."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--pieces", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=7)
+    parser.add_argument("--conditioning-seeds", type=int, default=12)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    import json
+
+    info = json.loads((args.model / "training.json").read_text())
+    lm_loss = info["validation_loss_per_token"]
+    ngram = info["ngram4_validation_loss_per_token"]
+    print(
+        f"1. validation loss per token: model {lm_loss:.4f} nats, 4-gram (Kneser-Ney) "
+        f"{ngram:.4f}: {100 * (1 - lm_loss / ngram):.1f}% lower "
+        f"({info['validation_pieces']} held-out pieces)"
+    )
+    adherence = plan_adherence(args.model, args.pieces)
+    print("2./5. plan adherence and originality:")
+    for name, value in adherence.items():
+        if isinstance(value, tuple):
+            print(f"   {name}: {value[0]}/{value[1]} ({100 * value[0] / max(value[1], 1):.1f}%)")
+        elif isinstance(value, list):
+            for miss in value:
+                print(f"     {miss}")
+        else:
+            print(f"   {name}: {value}")
+    rows = conditioning(args.model, args.conditioning_seeds)
+    print("3. conditioning (means over seeds):")
+    print(
+        f"   notes per quarter, arousal low {rows['arousal low']:.2f} vs high "
+        f"{rows['arousal high']:.2f}: x{rows['arousal high'] / rows['arousal low']:.2f}; "
+        f"tokens alone {rows['arousal tokens low']:.2f} vs {rows['arousal tokens high']:.2f}: "
+        f"x{rows['arousal tokens high'] / rows['arousal tokens low']:.2f}"
+    )
+    print(
+        f"   mean melody pitch (key-relative), register low {rows['register low']:.1f} vs "
+        f"high {rows['register high']:.1f}: "
+        f"{rows['register high'] - rows['register low']:+.1f} semitones; tokens alone "
+        f"{rows['register tokens low']:.1f} vs {rows['register tokens high']:.1f}: "
+        f"{rows['register tokens high'] - rows['register tokens low']:+.1f}"
+    )
+    print("4. muspy metrics of the melodies:")
+    print(metrics_table(args.model, args.seeds))
+
+
+if __name__ == "__main__":
+    main()
