@@ -4,7 +4,8 @@ Rays leave the source in evenly spread directions (a Fibonacci lattice turned by
 random rotation), each carrying ``1 / rays`` of the source's energy in every octave band.
 At each surface a ray loses ``alpha`` per band; with the surface's scattering probability
 it leaves in a Lambert (cosine) direction, otherwise in the mirror direction. Air takes
-``exp(-m d)`` per band over the distance ``d`` travelled. A ray ends when it escapes the
+``exp(-m d)`` per band over the distance ``d`` travelled (applied at the centre of each
+histogram bin). A ray ends when it escapes the
 mesh (an opening), when its energy has fallen below ``energy_floor`` of its start (all
 bands), or after ``max_time_s``.
 
@@ -299,13 +300,14 @@ def _deposit(
     energy: np.ndarray,
     weight: float,
     distance: float,
-    air: np.ndarray,
     bins_per_m: float,
 ) -> None:
+    # Air absorption is applied per bin afterwards (at the bin's centre): within a 4 ms bin
+    # it varies by 3% at 8 kHz, and seven exponentials per deposit are saved.
     k = int(distance * bins_per_m)
     if k < hist.shape[2]:
         for b in range(energy.size):
-            hist[chunk, b, k] += energy[b] * weight * math.exp(-air[b] * distance)
+            hist[chunk, b, k] += energy[b] * weight
 
 
 @njit(cache=True, parallel=True)
@@ -349,7 +351,7 @@ def _trace(
             travel = 0.0
             countable = True
             skip = -1
-            for _ in range(_MAX_BOUNCES):
+            for bounce in range(_MAX_BOUNCES):
                 t, slot = closest_hit(
                     node_box,
                     node_kids,
@@ -381,7 +383,6 @@ def _trace(
                                 energy,
                                 track_weight * (t1 - t0),
                                 travel + 0.5 * (t0 + t1),
-                                air,
                                 bins_per_m,
                             )
                 if slot < 0:
@@ -430,16 +431,16 @@ def _trace(
                                 energy,
                                 rain_weight * share,
                                 travel + h,
-                                air,
                                 bins_per_m,
                             )
                 if travel >= max_distance:
                     break
-                peak = 0.0
-                for b in range(n_bands):
-                    peak = max(peak, energy[b] * math.exp(-air[b] * travel))
-                if peak < floor:
-                    break
+                if bounce % 4 == 3:
+                    peak = 0.0
+                    for b in range(n_bands):
+                        peak = max(peak, energy[b] * math.exp(-air[b] * travel))
+                    if peak < floor:
+                        break
                 if _uniform(state) < s:
                     # Lambert direction about the normal on the incoming side.
                     u1 = _uniform(state)
@@ -467,4 +468,10 @@ def _trace(
                     )
                     countable = True
                 skip = slot
+    # Air absorption at each bin's centre.
+    for k in range(n_bins):
+        for b in range(n_bands):
+            factor = math.exp(-air[b] * (k + 0.5) / bins_per_m)
+            for chunk in range(_CHUNKS):
+                hist[chunk, b, k] *= factor
     return hist

@@ -22,6 +22,7 @@ from spatial.brir import early_brir
 from spatial.hrtf import Hrtf, default_hrtf
 from spatial.image_sources import ImageSources, image_sources
 from spatial.late import FADE_S, late_tail, transition_time_s
+from spatial.mesh_room import MeshRoomModel, mesh_room_model
 from spatial.types import SAMPLE_RATE, PlacedSource
 
 __all__ = ["EARLY_MIN_S", "binaural_room_impulse_response", "render_scene", "source_images"]
@@ -47,26 +48,42 @@ class _RoomPlan:
     transition_s: float
     tail: np.ndarray | None
     mid_rt60_s: float
+    # A mesh room (with its file): image sources from the mesh instead of its box.
+    mesh: MeshRoomModel | None = None
+
+    def _images(
+        self, room: Room, listener: Pose, position: np.ndarray, max_delay_s: float
+    ) -> ImageSources:
+        if self.mesh is not None:
+            return self.mesh.images(position, listener=listener.position, max_delay_s=max_delay_s)
+        return image_sources(room, position, listener.position, max_delay_s=max_delay_s)
 
     def source(self, room: Room, listener: Pose, position: np.ndarray, fs: int) -> _SourcePlan:
         direct_s = float(np.linalg.norm(position - np.asarray(listener.position))) / SPEED_OF_SOUND
         if not math.isfinite(self.transition_s):
-            images = image_sources(room, position, listener.position, max_delay_s=math.inf)
+            images = self._images(room, listener, position, math.inf)
             return _SourcePlan(images=images, cut_s=math.inf, tail_shift=0, tail_gain=0.0)
         # A source whose direct sound comes after the transition time feeds the shared tail
         # late by the difference (whole samples), so the tail never precedes its direct
         # sound; the tail is lowered by the decay over that delay (mid-band RT60).
         shift = max(0, math.ceil((direct_s + EARLY_MIN_S - self.transition_s) * fs))
         cut_s = self.transition_s + shift / fs
-        images = image_sources(room, position, listener.position, max_delay_s=cut_s + FADE_S / 2)
+        images = self._images(room, listener, position, cut_s + FADE_S / 2)
         gain = math.exp(-6.91 * (shift / fs) / self.mid_rt60_s)
         return _SourcePlan(images=images, cut_s=cut_s, tail_shift=shift, tail_gain=gain)
 
 
-def _room_plan(room: Room, hrtf: Hrtf, fs: int, seed: int) -> _RoomPlan:
+def _room_plan(
+    room: Room, hrtf: Hrtf, fs: int, seed: int, listener: Pose | None = None
+) -> _RoomPlan:
     acoustics = room_acoustics(room)
     if acoustics is None:
         return _RoomPlan(transition_s=math.inf, tail=None, mid_rt60_s=0.0)
+    # A mesh room's tail is ray-traced at the listener (the box's centre when none is given).
+    where = listener.position if listener is not None else _box_centre(room)
+    mesh = mesh_room_model(room, where, hrtf=hrtf, sample_rate=fs, seed=seed)
+    if mesh is not None:
+        return _RoomPlan(mesh.transition_s, mesh.tail, mesh.mid_rt60_s, mesh=mesh)
     transition = transition_time_s(room)
     tail = late_tail(room, hrtf=hrtf, start_s=transition, sample_rate=fs, seed=seed)
     return _RoomPlan(transition_s=transition, tail=tail, mid_rt60_s=acoustics.rt60_mid_s)
@@ -91,7 +108,10 @@ def source_images(room: Room, listener: Pose, position: tuple[float, float, floa
     _check_point(room, listener.position, field="listener.position")
     acoustics = room_acoustics(room)
     transition = math.inf if acoustics is None else transition_time_s(room)
-    plan = _RoomPlan(transition_s=transition, tail=None, mid_rt60_s=1.0)
+    mesh = mesh_room_model(
+        room, listener.position, hrtf=default_hrtf(), sample_rate=SAMPLE_RATE, seed=0
+    )
+    plan = _RoomPlan(transition_s=transition, tail=None, mid_rt60_s=1.0, mesh=mesh)
     return plan.source(room, listener, np.asarray(position, float), SAMPLE_RATE).images
 
 
@@ -133,7 +153,7 @@ def binaural_room_impulse_response(
     hrtf = _check_hrtf(hrtf)
     _check_point(room, listener.position, field="listener.position")
     _check_point(room, position, field="position")
-    plan = _room_plan(room, hrtf, sample_rate, seed)
+    plan = _room_plan(room, hrtf, sample_rate, seed, listener)
     src = plan.source(room, listener, np.asarray(position, dtype=np.float64), sample_rate)
     early = early_brir(
         src.images, listener, hrtf, sample_rate=sample_rate, cut_s=src.cut_s, fade_s=FADE_S
@@ -206,7 +226,7 @@ def render_scene(
     out = np.zeros((2, n_samples), dtype=np.float32)
     if not signals:
         return out
-    plan = _room_plan(room, hrtf, sample_rate, seed)
+    plan = _room_plan(room, hrtf, sample_rate, seed, listener)
     tail_input = np.zeros(n_samples, dtype=np.float32)
     for source, signal in zip(sources, signals, strict=True):
         x = signal[:n_samples] * np.float32(10.0 ** (source.gain_db / 20.0))
@@ -263,6 +283,11 @@ def _check_hrtf(hrtf: Hrtf | None) -> Hrtf:
     if not isinstance(hrtf, Hrtf):
         raise SceneError("must be a spatial.Hrtf or None", field="hrtf", value=type(hrtf).__name__)
     return hrtf
+
+
+def _box_centre(room: Room) -> tuple[float, float, float]:
+    low = np.asarray(room.origin, dtype=np.float64)
+    return tuple(float(v) for v in low + 0.5 * np.asarray(room.size, dtype=np.float64))
 
 
 def _box_text(origin: np.ndarray, size: np.ndarray) -> str:

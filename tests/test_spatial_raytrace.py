@@ -90,10 +90,10 @@ def test_direct_sound_carries_one_over_r_squared() -> None:
     decay = trace_energy_decay(mesh, source, receiver, rays=60000, seed=1, max_time_s=0.1)
     energy = decay.histogram.sum(axis=1)
     # About 60000 R^2 / (4 r^2) = 104 rays cross the sphere: a few per cent of noise; the
-    # bands differ by air absorption alone.
+    # bands differ by air absorption alone (taken at the 4 ms bin's centre: within 1%).
     expected = np.exp(-air_absorption_per_m() * 6.0) / 36.0
     np.testing.assert_allclose(energy, expected, rtol=0.08)
-    np.testing.assert_allclose(energy / energy[0], expected / expected[0], rtol=1e-3)
+    np.testing.assert_allclose(energy / energy[0], expected / expected[0], rtol=0.01)
     arrival = decay.times_s[np.flatnonzero(decay.histogram[0])]
     assert arrival.min() >= 5.5 / SPEED_OF_SOUND - decay.bin_s
     assert arrival.max() <= 6.5 / SPEED_OF_SOUND
