@@ -218,49 +218,6 @@ def _parser() -> argparse.ArgumentParser:
     headset.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
     headset.add_argument("--duration", type=float, help="seconds to play (default: the scan once)")
     headset.set_defaults(run=_run_headset)
-
-    serve = commands.add_parser(
-        "serve",
-        help="live music for AR headsets and the browser, over a WebSocket",
-        description=(
-            "Serve live, head-tracked music: WebSocket /v1/session (docs/protocol.md), the "
-            "web client at /, /healthz and /metrics. Listens on 127.0.0.1 unless --host "
-            "says otherwise."
-        ),
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    serve.add_argument("--token", help="a secret every session and /metrics must present")
-    serve.add_argument(
-        "--max-sessions", type=int, default=16, help="concurrent sessions (default 16)"
-    )
-    serve.add_argument(
-        "--workers", type=int, default=1, help="generation worker processes (default 1)"
-    )
-    serve.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
-    serve.set_defaults(run=_run_serve)
-
-    headset = commands.add_parser(
-        "headset",
-        help="replay a scan to a server as a headset would, and record what it hears",
-        description=(
-            "Replay a scan folder (transforms.json with images, depth and camera poses) to "
-            "a loci server at the scan's own rate: head poses at 60 Hz between its frames, "
-            "its frames at --fps. Writes OUT/heard.wav and OUT/latency.json (per-block "
-            "figures, motion to sound)."
-        ),
-    )
-    headset.add_argument("scan", type=Path, help="scan folder (with transforms.json)")
-    headset.add_argument(
-        "--url", default="ws://127.0.0.1:8765/v1/session", help="the server's session URL"
-    )
-    headset.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    headset.add_argument("--instruction", help="what to play (default: the server's choice)")
-    headset.add_argument("--place", help="place words, e.g. 'museum hall'")
-    headset.add_argument("--token", help="the server's token")
-    headset.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
-    headset.add_argument("--duration", type=float, help="seconds to play (default: the scan once)")
-    headset.set_defaults(run=_run_headset)
     return parser
 
 
@@ -494,63 +451,6 @@ def _run_analyze(args: argparse.Namespace) -> int:
 def _refuse(error: Exception) -> int:
     print(f"loci: refused: {error}", file=sys.stderr)
     return EXIT_REFUSED
-
-
-def _run_serve(args: argparse.Namespace) -> int:
-    if not 0 < args.port < 65536:
-        return _fail_input(f"--port: got {args.port}; must be in 1..65535")
-    if args.max_sessions < 1:
-        return _fail_input(f"--max-sessions: got {args.max_sessions}; must be >= 1")
-    if args.workers < 0:
-        return _fail_input(f"--workers: got {args.workers}; must be >= 0")
-    if args.soundfont is not None and not args.soundfont.is_file():
-        return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
-    if args.token is not None and len(args.token) < 8:
-        return _fail_input("--token: must be at least 8 characters")
-    from loci.serve.app import ServeConfig
-    from loci.serve.limits import Limits
-    from loci.serve.server import serve
-
-    config = ServeConfig(
-        token=args.token,
-        limits=Limits(max_sessions=args.max_sessions),
-        workers=args.workers,
-        soundfont=None if args.soundfont is None else str(args.soundfont.resolve()),
-    )
-    print(f"loci serve: http://{args.host}:{args.port}/ (WebSocket /v1/session)", flush=True)
-    serve(config, host=args.host, port=args.port)
-    return EXIT_OK
-
-
-def _run_headset(args: argparse.Namespace) -> int:
-    if not 0 < args.fps <= 30:
-        return _fail_input(f"--fps: got {args.fps}; must be in (0, 30]")
-    if args.duration is not None and not 0 < args.duration <= 3600:
-        return _fail_input(f"--duration: got {args.duration}; must be in (0, 3600] seconds")
-    if not args.url.startswith(("ws://", "wss://")):
-        return _fail_input(f"--url: got {args.url!r}; must start with ws:// or wss://")
-    from loci.client import ServerError
-    from loci.headset import replay_scan
-    from scene.errors import SceneError
-
-    try:
-        result = replay_scan(
-            args.scan,
-            args.out,
-            url=args.url,
-            instruction=args.instruction,
-            place=args.place,
-            token=args.token,
-            fps=args.fps,
-            duration_s=args.duration,
-        )
-    except SceneError as error:
-        return _fail_input(str(error))
-    except (ServerError, OSError) as error:
-        print(f"loci: headset: {error}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(result.summary())
-    return EXIT_OK
 
 
 def _run_serve(args: argparse.Namespace) -> int:
