@@ -480,7 +480,15 @@ def read_depth(frame: ScanFrame) -> tuple[np.ndarray, CameraIntrinsics]:
         data = np.fromfile(path, dtype=np.uint8)
         image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH) if data.size else None
         if image is None:
-            raise SceneError(f"cannot decode this depth image ({suffix[1:].upper()})", file=path)
+            hint = (
+                " (OpenCV reads OpenEXR only with OPENCV_IO_ENABLE_OPENEXR=1 set before it "
+                "loads; or write float32 metres as .npy)"
+                if suffix == ".exr"
+                else ""
+            )
+            raise SceneError(
+                f"cannot decode this depth image ({suffix[1:].upper()}){hint}", file=path
+            )
         if suffix == ".png":
             if image.dtype != np.uint16:
                 raise SceneError(

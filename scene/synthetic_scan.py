@@ -45,6 +45,7 @@ _SURFACE_RGB = {
     "floor": (0.55, 0.38, 0.22),
     "wall": (0.86, 0.83, 0.78),
     "ceiling": (0.95, 0.95, 0.94),
+    "furniture": (0.35, 0.30, 0.28),
 }
 
 
@@ -107,7 +108,7 @@ class SyntheticRoom:
     faces
         int64, shape (F, 3), normals pointing out of the room.
     surface
-        Shape (F,): ``"floor"``, ``"wall"`` or ``"ceiling"`` per triangle.
+        Shape (F,): ``"floor"``, ``"wall"``, ``"ceiling"`` or ``"furniture"`` per triangle.
     plan
         The floor plan polygon, shape (K, 2), counter-clockwise.
     height
@@ -131,11 +132,31 @@ class SyntheticRoom:
         """Floor area times height."""
         return self.floor_area_m2 * self.height
 
+    def with_box(
+        self, low: tuple[float, float, float], high: tuple[float, float, float]
+    ) -> SyntheticRoom:
+        """The room with a closed box in it (furniture: a table, a wardrobe), normals out."""
+        (x0, y0, z0), (x1, y1, z1) = low, high
+        corners = np.array(
+            [(x, y, z) for z in (z0, z1) for y in (y0, y1) for x in (x0, x1)], dtype=np.float64
+        )
+        quads = ((0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5))
+        faces = [t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))]
+        offset = len(self.vertices)
+        return SyntheticRoom(
+            np.r_[self.vertices, corners],
+            np.r_[self.faces, np.asarray(faces, dtype=np.int64) + offset],
+            np.r_[self.surface, ["furniture"] * len(faces)],
+            self.plan,
+            self.height,
+        )
+
     def write_obj(self, path: str | Path) -> Path:
-        """Write the room as OBJ with one group (``floor``, ``wall``, ``ceiling``) per surface."""
+        """Write the room as OBJ, one group per surface (``floor``, ``wall``, ``ceiling``,
+        ``furniture``)."""
         path = Path(path)
         lines = [f"v {x!r} {y!r} {z!r}" for x, y, z in self.vertices.tolist()]
-        for name in ("floor", "wall", "ceiling"):
+        for name in ("floor", "wall", "ceiling", "furniture"):
             lines.append(f"g {name}")
             lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in self.faces[self.surface == name]]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")

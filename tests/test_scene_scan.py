@@ -110,6 +110,20 @@ def test_recovered_room_matches_the_true_one(scans: dict, name: str) -> None:
     )
 
 
+def test_furniture_does_not_change_the_room(tmp_path: Path) -> None:
+    room = room_from_plan(_box(6, 5), 2.7)
+    furnished = (
+        room.with_box((2.0, 2.0, 0.0), (4.0, 3.0, 0.75))  # a table: a higher, smaller floor
+        .with_box((0.5, 4.4, 0.0), (1.5, 5.0, 1.9))  # a wardrobe: a wall in front of a wall
+        .with_box((4.5, 0.0, 0.0), (6.0, 0.9, 0.8))  # a sofa in a corner
+    )
+    poses = walk_poses(room, spacing_m=3.5, headings=6)
+    estimate = analyze_scan(write_scan(tmp_path, furnished, poses, seed=9, images=False)).estimate
+    assert estimate.floor_area_m2 == pytest.approx(30.0, rel=0.05)
+    assert estimate.ceiling_height_m == pytest.approx(2.7, rel=0.05)
+    assert estimate.box_m[:2] == pytest.approx((6.0, 5.0), rel=0.03)
+
+
 def test_partial_scan_of_a_corner_gives_a_box_with_less_confidence(tmp_path: Path) -> None:
     room = room_from_plan(_box(8, 6), 2.8)
     write_scan(tmp_path, room, corner_poses(room, corner=0, frames=9), seed=3, images=False)
@@ -426,3 +440,25 @@ def test_without_open3d_the_error_says_what_to_install(
     monkeypatch.setitem(sys.modules, "open3d", None)  # as if it were not installed
     with pytest.raises(SceneError, match=r"RGB-D scans need Open3D 0\.19 .*genius-loci\[scan\]"):
         fuse_scan(scan)
+
+
+def test_intrinsics_per_frame_and_of_a_larger_colour_image(tmp_path: Path) -> None:
+    path = _tiny_scan(tmp_path / "a")
+    reference = read_depth(read_scan(path).frames[0])[1]
+
+    def photo_size(data: dict) -> None:
+        # The intrinsics of a 1024 x 768 photo beside the 256 x 192 depth, as phones give.
+        for key in ("fl_x", "fl_y", "cx", "cy", "w", "h"):
+            data[key] = data[key] * 4
+
+    _edit(path, photo_size)
+    frame = read_scan(path).frames[0]
+    assert (frame.intrinsics.width, frame.intrinsics.height) == (1024, 768)
+    scaled = read_depth(frame)[1]
+    assert (scaled.width, scaled.height) == (256, 192)
+    assert (scaled.fx, scaled.cx) == pytest.approx((reference.fx, reference.cx))
+
+    # A frame's own intrinsics win over the top level's.
+    _edit(path, lambda d: d["frames"][1].update(fl_x=400.0, fl_y=400.0))
+    first, second = read_scan(path).frames
+    assert (first.intrinsics.fx, second.intrinsics.fx) == (reference.fx * 4, 400.0)
