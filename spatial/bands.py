@@ -78,7 +78,8 @@ def band_sum(per_band: np.ndarray, *, sample_rate: int) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        float64, shape (..., L).
+        Shape (..., L); float32 for float32 input (computed in single precision, twice as
+        fast), float64 otherwise.
     """
     if per_band.shape[-2] != N_BANDS:
         raise ValueError(f"per_band.shape={per_band.shape} must have {N_BANDS} bands on axis -2")
@@ -87,9 +88,18 @@ def band_sum(per_band: np.ndarray, *, sample_rate: int) -> np.ndarray:
     length = per_band.shape[-1]
     n_fft = fft_size(length + _WRAP_PAD)
     masks = band_masks(n_fft, sample_rate)
+    if per_band.dtype == np.float32:
+        masks = _single(n_fft, sample_rate)
     spectrum = scipy.fft.rfft(per_band, n=n_fft, axis=-1)
-    summed = np.sum(spectrum * masks, axis=-2)
+    summed = np.einsum("...kf,kf->...f", spectrum, masks)
     return scipy.fft.irfft(summed, n=n_fft, axis=-1)[..., :length]
+
+
+@lru_cache(maxsize=16)
+def _single(n_fft: int, sample_rate: int) -> np.ndarray:
+    masks = band_masks(n_fft, sample_rate).astype(np.float32)
+    masks.setflags(write=False)
+    return masks
 
 
 @lru_cache(maxsize=4)

@@ -212,15 +212,17 @@ class StreamRenderer:
         # spatial.brir.split_travel), the ear's delay, the HRIR and the kernels; the rest
         # of the travel time is a delay line on the source's signal, long enough for the
         # farthest source the room allows (outdoors: brir_length_s).
-        direct_span = (
+        # Its filter starts within the first partition (the remainder is at most the
+        # lookahead) and ends by this sample:
+        direct_end = (
             DIRECT_LOOKAHEAD_SAMPLES
             + math.ceil(hrtf_span)
             + 2
             + self._hrtf.taps
-            + 2 * FRACTIONAL_DELAY_HALF_TAPS
-            + 2 * AIR_FIR_HALF_TAPS
+            + FRACTIONAL_DELAY_HALF_TAPS
+            + AIR_FIR_HALF_TAPS
         )
-        self._direct_cap = math.ceil((direct_span + block) / block)
+        self._direct_cap = math.ceil(direct_end / block)
         if room.is_enclosed:
             self._line_max = float(np.linalg.norm(room.size)) / SPEED_OF_SOUND * fs + 1.0
         else:
@@ -230,9 +232,9 @@ class StreamRenderer:
         self._fdl = np.zeros((n, depth, bins), dtype=np.complex64)
         self._frames = np.zeros((n, 2 * block), dtype=np.float32)
         self._newest = 0
-        self._history = np.zeros((n, self._max_shift + block), dtype=np.float32)
+        self._history = _History(n, self._max_shift + block, block)
         line_length = math.ceil(self._line_max) + FRACTIONAL_DELAY_HALF_TAPS + block + 1
-        self._line_history = np.zeros((n, line_length), dtype=np.float32)
+        self._line_history = _History(n, line_length, block)
         self._line = np.zeros(n)
         self._line_before = np.zeros(n)
         self._u_frames = np.zeros((n, 2 * block), dtype=np.float32)
@@ -347,15 +349,12 @@ class StreamRenderer:
             self._frames[:, :block] = self._frames[:, block:]
             self._frames[:, block:] = x
             self._fdl[:, self._newest] = scipy.fft.rfft(self._frames, axis=-1)
-            if self._max_shift:
-                self._history[:, :-block] = self._history[:, block:]
-            self._history[:, -block:] = x
+            self._history.push(x)
             # The direct sound's input: the signal through its gliding delay line.
-            self._line_history[:, :-block] = self._line_history[:, block:]
-            self._line_history[:, -block:] = x
+            self._line_history.push(x)
             self._u_frames[:, :block] = self._u_frames[:, block:]
             _delay_lines(
-                self._line_history,
+                self._line_history.view,
                 self._line_before,
                 self._line,
                 self._ramp,
@@ -396,7 +395,7 @@ class StreamRenderer:
         if self._tail_count:
             tail_in = np.zeros(block, dtype=np.float32)
             _tail_input(
-                self._history,
+                self._history.view,
                 block,
                 self._tail_shift,
                 self._tail_gain,
@@ -433,8 +432,8 @@ class StreamRenderer:
         for array in (
             self._fdl,
             self._frames,
-            self._history,
-            self._line_history,
+            self._history.buffer,
+            self._line_history.buffer,
             self._u_frames,
             self._u_fdl,
             self._tail_fdl,
@@ -647,6 +646,28 @@ class StreamRenderer:
         if not np.all(np.isfinite(x)):
             raise SceneError("must be finite (no NaN or Inf)", field="blocks", value="NaN/Inf")
         return x
+
+
+class _History:
+    """The last samples of every source as one contiguous view per source: a ring buffer
+    written twice over (at i and i + length), so that no block ever copies the past."""
+
+    def __init__(self, sources: int, length: int, block: int) -> None:
+        self.length = math.ceil(length / block) * block
+        self.block = block
+        self.buffer = np.zeros((sources, 2 * self.length), dtype=np.float32)
+        self.write = 0
+
+    def push(self, x: np.ndarray) -> None:
+        w, b = self.write, self.block
+        self.buffer[:, w : w + b] = x
+        self.buffer[:, w + self.length : w + self.length + b] = x
+        self.write = (w + b) % self.length
+
+    @property
+    def view(self) -> np.ndarray:
+        """Shape (sources, length): the oldest sample first, the newest last."""
+        return self.buffer[:, self.write : self.write + self.length]
 
 
 def _check_count(value: object, *, field: str, low: int) -> int:
