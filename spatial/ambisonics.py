@@ -145,7 +145,7 @@ def render_ambisonics(
     out = np.zeros((channels, n_samples), dtype=np.float32)
     if not signals:
         return out
-    plan = _room_plan(room, default_hrtf(), sample_rate, seed)
+    plan = _room_plan(room, default_hrtf(), sample_rate, seed, listener)
     tail = None
     if plan.tail is not None:
         tail = _diffuse_tail(

@@ -186,7 +186,8 @@ class StreamRenderer:
         ).reshape(self._n, 3)
         fs = sample_rate
         self._fs = fs
-        self._plan = _room_plan(room, self._hrtf, fs, seed)
+        # A mesh room's tail is traced at the listener's first position, as offline.
+        self._plan = _room_plan(room, self._hrtf, fs, seed, self._listener)
         self._air = air_absorption_per_m()
         self._band_firs = np.ascontiguousarray(band_firs(AIR_FIR_HALF_TAPS, SAMPLE_RATE))
 
