@@ -22,7 +22,7 @@ EXIT_REFUSED = 3
 
 #: Choices of ``--backend`` (what writes the score); ``loci.pipeline.BACKENDS`` holds the
 #: same names (a test checks), kept apart so that ``loci --help`` imports nothing heavy.
-_BACKENDS: tuple[str, ...] = ("rules", "lm")
+_BACKENDS: tuple[str, ...] = ("rules", "lm", "musicgen")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,10 +226,15 @@ def _add_backend_options(command: argparse.ArgumentParser) -> None:
         "--backend",
         choices=_BACKENDS,
         default="rules",
-        help="what writes the score: the rules arranger (default) or the music LM",
+        help="what writes the score: the rules arranger (default) or the music LM; or "
+        "musicgen: the audio from a local MusicGen checkpoint given by --model (MusicGen "
+        "weights are CC-BY-NC 4.0: non-commercial use only)",
     )
     command.add_argument(
-        "--model", type=Path, help="the lm backend's model folder (default: the shipped model)"
+        "--model",
+        type=Path,
+        help="the lm backend's model folder (default: the shipped model), or the musicgen "
+        "backend's checkpoint folder (required)",
     )
 
 
@@ -268,8 +273,10 @@ def _lyrics_problem(args: argparse.Namespace) -> str | None:
 
 
 def _backend_problem(args: argparse.Namespace) -> str | None:
-    if args.model is not None and args.backend != "lm":
-        return f"--model: needs --backend lm (got --backend {args.backend})"
+    if args.model is not None and args.backend not in ("lm", "musicgen"):
+        return f"--model: needs --backend lm or musicgen (got --backend {args.backend})"
+    if args.backend == "musicgen" and args.model is None:
+        return "--backend musicgen: needs --model DIR, a local MusicGen checkpoint folder"
     if args.model is not None and not args.model.is_dir():
         return f"--model: got {str(args.model)!r}; no such folder"
     return None
@@ -277,6 +284,8 @@ def _backend_problem(args: argparse.Namespace) -> str | None:
 
 def _run_render(args: argparse.Namespace) -> int:
     from generation.lm.model import LMError
+    from generation.lyrics.lm import LyricsModelError
+    from generation.musicgen import MusicGenError
     from generation.safety import RefusedInstruction
     from scene.errors import SceneError
 
@@ -307,7 +316,7 @@ def _run_render(args: argparse.Namespace) -> int:
             result = render_file(args.scene, args.out, options=options, progress=step)
     except RefusedInstruction as error:
         return _refuse(error)
-    except (SceneError, LMError) as error:
+    except (SceneError, LMError, LyricsModelError, MusicGenError) as error:
         return _fail_input(str(error))
     music = f"{result.key}, {result.tempo_bpm:.0f} bpm, " if result.key else ""
     print(
@@ -331,6 +340,8 @@ def _run_compose(args: argparse.Namespace) -> int:
     if (problem := _backend_problem(args) or _lyrics_problem(args)) is not None:
         return _fail_input(problem)
     from generation.lm.model import LMError
+    from generation.lyrics.lm import LyricsModelError
+    from generation.musicgen import MusicGenError
     from generation.safety import RefusedInstruction
     from loci.compose import compose_to_folder
 
@@ -349,7 +360,7 @@ def _run_compose(args: argparse.Namespace) -> int:
         )
     except RefusedInstruction as error:
         return _refuse(error)
-    except LMError as error:
+    except (LMError, LyricsModelError, MusicGenError) as error:
         return _fail_input(str(error))
     plan = result.music.plan
     stems = ", ".join(stem.name for stem in result.music.stems)

@@ -59,8 +59,10 @@ STEPS: tuple[str, ...] = (
 ProgressCallback = Callable[[str], None]
 
 #: What writes the score: the rules arranger, or the music LM (melody and bass; the
-#: arranger keeps harmony and drums). See :func:`compose_score`.
-BACKENDS: tuple[str, ...] = ("rules", "lm")
+#: arranger keeps harmony and drums). See :func:`compose_score`. ``musicgen`` makes the
+#: audio itself from a local MusicGen checkpoint (CC-BY-NC weights), conditioned on the
+#: rules' score (see ``generation.musicgen``).
+BACKENDS: tuple[str, ...] = ("rules", "lm", "musicgen")
 
 
 @dataclass(frozen=True)
@@ -307,7 +309,8 @@ def compose_score(
         For an unknown backend; ``generation.lm.model.LMError`` (a ValueError) for a
         model folder the ``lm`` backend cannot use.
     """
-    if backend == "rules":
+    if backend in ("rules", "musicgen"):
+        # MusicGen makes the audio; the rules' score is its melody and the score.mid.
         return generation.compose(plan), {"backend": "rules"}
     if backend == "lm":
         from generation.lm.backend import compose_lm
@@ -330,6 +333,7 @@ def compose_music(
     backend: str = "rules",
     model_dir: Path | None = None,
     lyrics: LyricsOptions | None = None,
+    musicgen_progress: Callable[[int, int], None] | None = None,
 ) -> Music:
     """Understand, plan, compose and synthesise: words and place -> dry stems.
 
@@ -353,6 +357,8 @@ def compose_music(
         What writes the score (:data:`BACKENDS`) and the ``lm`` backend's model folder.
     lyrics
         Sing lyrics on the melody (a ``vocal`` stem); None for none.
+    musicgen_progress
+        Called with (tokens done, tokens in all) while MusicGen generates.
     """
     report = progress or (lambda _step: None)
     # The content policy (docs/safety.md) sees the instruction before anything is made.
@@ -365,7 +371,22 @@ def compose_music(
     report("compose")
     score, composer = compose_score(plan, backend=backend, model_dir=model_dir)
     report("synthesize")
-    stems = generation.synthesize(score, soundfont=soundfont)
+    if backend == "musicgen":
+        if model_dir is None:
+            raise ValueError("the musicgen backend needs --model DIR (a MusicGen checkpoint)")
+        from generation.musicgen import generate_music
+
+        made = generate_music(
+            plan,
+            style,
+            score,
+            model_dir=model_dir,
+            places=tuple(environment.value("place_tags", None) or ()),
+            progress=musicgen_progress,
+        )
+        stems, composer = made.stems, made.record
+    else:
+        stems = generation.synthesize(score, soundfont=soundfont)
     vocals = None
     if lyrics is not None:
         vocals = generation.lyrics.song.add_vocals(
