@@ -172,8 +172,9 @@ def room_acoustics(room: Room) -> RoomAcoustics | None:
         analysis = analyze_room_mesh(room)
         if analysis.acoustics is not None:
             return analysis.acoustics
-        # An open mesh (a plaza) has no reverberation of its own, but a mesh room is
-        # rendered as its bounding box, which needs a tail: the box's, as before.
+        # An open mesh (a plaza) has no statistical reverberation of its own; the box's
+        # figures stand in for the renderer's transition time and trace length (its tail
+        # is ray-traced through the mesh, whose openings let the rays out).
     if room.scan_path is not None:
         # A scanned room: its own floor plan and height (scene.room_estimate), not its box.
         from scene.room_estimate import analyze_room_scan

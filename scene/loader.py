@@ -495,7 +495,7 @@ def _mesh_room(
     from scene.mesh_repair import prepare_mesh
 
     # The box of the repaired mesh (metres, z up): the same one perception analyses, and
-    # the one the renderer uses as the room until mesh acoustics land.
+    # the region the renderer checks positions against.
     mesh = prepare_mesh(read_mesh(mesh_path, up=spec.up, file=file), file=file)
     origin, extent = bounding_box(mesh.vertices)
     if spec.size is not None:

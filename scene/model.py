@@ -133,8 +133,8 @@ class Room:
     ----------
     kind
         ``free_field`` (direct sound only), ``outdoor`` (direct sound, a ground reflection,
-        air absorption), ``shoebox`` (a rectangular room) or ``mesh`` (a mesh file; until
-        mesh acoustics land it is rendered as its axis-aligned bounding box).
+        air absorption), ``shoebox`` (a rectangular room) or ``mesh`` (a mesh file, heard through
+        its own triangles and per-face materials: spatial.mesh_room).
     size
         (Lx, Ly, Lz) in metres for ``shoebox`` and ``mesh`` (the bounding box); None otherwise.
     materials
