@@ -23,6 +23,10 @@ _ROLE_SLOTS: dict[str, tuple[float, float, float]] = {
     "drums": (40.0, 3.5, -0.4),
     # The singer stands front and centre, nearest, like a band's lead vocalist.
     "vocal": (0.0, 2.0, 0.0),
+    # MusicGen's audio: one source ahead, or a stereo pair at +-30 degrees (ITU-R BS.775).
+    "music": (0.0, 3.0, 0.0),
+    "music_left": (30.0, 3.0, 0.0),
+    "music_right": (-30.0, 3.0, 0.0),
 }
 _AMBIENCE_DISTANCE_OUTDOOR_M = 12.0
 _AMBIENCE_DISTANCE_INDOOR_M = 6.0

@@ -13,12 +13,14 @@ from __future__ import annotations
 from generation.lyrics.types import LineSlot
 from generation.types import MusicPlan, Note, Part, Score, StemPlan
 
-__all__ = ["MAX_LINE_NOTES", "VOCAL_CENTRE_MIDI", "line_slots", "vocal_part"]
+__all__ = ["MAX_LINE_NOTES", "VOCAL_CENTRE_MIDI", "VOCAL_RANGE_MIDI", "line_slots", "vocal_part"]
 
 #: A phrase with more notes than this is sung as two lines.
 MAX_LINE_NOTES = 14
 #: The middle of the voice's range, MIDI (D3, 147 Hz): a baritone.
 VOCAL_CENTRE_MIDI = 50
+#: The voice's range, MIDI (G2 to E4).
+VOCAL_RANGE_MIDI = (43, 64)
 _SUNG_SECTIONS = ("A", "B")
 _ONSET_SLACK_S = 0.03
 
@@ -44,7 +46,17 @@ def vocal_part(score: Score, *, program: int = 53) -> Part:
         raise ValueError(f"lyrics need a melody to sing; the score's parts are: {roles}")
     pitches = sorted(n.pitch for n in melody.notes)
     median = pitches[len(pitches) // 2]
-    shift = 12 * round((VOCAL_CENTRE_MIDI - median) / 12)
+    # The octave that keeps most notes inside the baritone's range, then the one whose
+    # middle is nearest the voice's.
+    low_voice, high_voice = VOCAL_RANGE_MIDI
+
+    def outside(shift: int) -> int:
+        return sum(max(0, low_voice - p - shift) + max(0, p + shift - high_voice) for p in pitches)
+
+    shift = min(
+        (12 * k for k in range(-4, 3)),
+        key=lambda s: (outside(s), abs(median + s - VOCAL_CENTRE_MIDI)),
+    )
     low, high = melody.stem.register
     stem = StemPlan("vocal", "vocal", program, register=(low + shift, high + shift), gain_db=0.0)
     notes = tuple(Note(n.pitch + shift, n.start_s, n.end_s, n.velocity) for n in melody.notes)

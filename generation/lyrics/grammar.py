@@ -26,9 +26,9 @@ __all__ = ["THEMES", "Bank", "Phrase", "bank", "choose_line", "syllables_of", "w
 THEMES: tuple[str, ...] = ("beach", "museum", "forest", "night", "general")
 _BANK = Path(__file__).resolve().parent / "bank"
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
-_DRAWS = 3000
+_DRAWS = 6000
 # Lines of the right length compared for their fit of stresses to strong beats.
-_CANDIDATES = 150
+_CANDIDATES = 400
 _THEME_WEIGHT = 4.0
 
 
@@ -154,6 +154,7 @@ def choose_line(
     used_ends: frozenset[str],
     rng: np.random.Generator,
     reject: frozenset[str] = frozenset(),
+    avoid: frozenset[str] = frozenset(),
 ) -> ChosenLine | None:
     """Draw a line of exactly ``syllables`` syllables that ends on ``rhyme``.
 
@@ -175,6 +176,8 @@ def choose_line(
         The seeded generator of every choice.
     reject
         Line texts not to return (a line the safety check refused, a line already sung).
+    avoid
+        Clauses already sung in this section (not used again while others fit).
 
     Returns
     -------
@@ -183,7 +186,9 @@ def choose_line(
     """
     data = bank(language)
     weight = {t: (_THEME_WEIGHT if i == 0 else 1.0) for i, t in enumerate(themes)}
-    bodies = [b for b in data.bodies if b.theme in weight]
+    bodies = [b for b in data.bodies if b.theme in weight and b.text not in avoid]
+    if len(bodies) < 4:
+        bodies = [b for b in data.bodies if b.theme in weight]
     ends = [
         e
         for e in data.ends

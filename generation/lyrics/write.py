@@ -243,10 +243,13 @@ def write_lyrics(
 
 
 def _grammar_writer(language: str, themes: tuple[str, ...], rng: np.random.Generator) -> LineWriter:
+    sung: dict[str, set[str]] = {}  # clauses used per section, not repeated in it
+
     def write(
         slot: LineSlot, rhyme: str | None, used: frozenset[str], rejected: frozenset[str]
     ) -> ChosenLine | None:
-        return choose_line(
+        clauses = sung.setdefault(slot.section, set())
+        chosen = choose_line(
             language=language,
             themes=themes,
             syllables=len(slot.notes),
@@ -255,7 +258,11 @@ def _grammar_writer(language: str, themes: tuple[str, ...], rng: np.random.Gener
             used_ends=used,
             rng=rng,
             reject=rejected,
+            avoid=frozenset(clauses),
         )
+        if chosen is not None:
+            clauses.update(p.text for p in chosen.phrases)
+        return chosen
 
     return write
 
