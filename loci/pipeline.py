@@ -21,7 +21,7 @@ from generation.safety import SafetyReport, check_instruction, report_to_dict
 from loci.audio_sources import read_source_audio
 from loci.layout import place_stem
 from loci.outputs import AudioFormat, atomic_output_dir, write_json, write_wav
-from scene.environment import Environment
+from scene.environment import Environment, Feature
 from scene.errors import SceneError
 from scene.loader import load_scene
 from scene.model import MusicOverrides, Scene
@@ -187,7 +187,7 @@ def render(
     if options.duration_s is not None:
         scene = replace(scene, duration_s=options.duration_s)
     report("perceive")
-    environment = perceive(scene)
+    environment = _with_heard_reverberation(perceive(scene), scene)
 
     music = (
         None
@@ -412,6 +412,39 @@ def compose_music(
         composer=composer,
         safety=safety,
         vocals=vocals,
+    )
+
+
+def _with_heard_reverberation(environment: Environment, scene: Scene) -> Environment:
+    """E with the reverberation the listener will hear where the spatial engine traces it.
+
+    Perception computes a mesh room's RT60 by Eyring's formula; the renderer's late tail
+    follows the decay ray-traced in the mesh, which is longer where the absorption is
+    gathered on a few surfaces (a coffered ceiling over stone walls). The music is planned
+    for what is heard. The trace is cached, so the render reuses it.
+    """
+    traced = spatial.heard_rt60_s(scene.room, scene.listener.position, seed=scene.seed)
+    if traced is None:
+        return environment
+    source = "ray-traced decay at the listener, T30 of the Schroeder curve"
+    traced_feature = Feature(traced, "s per octave band 125 Hz..8 kHz", source)
+    if any(name == "rt60_mid_s" for name, _ in scene.given_features):  # the user's word wins
+        return replace(environment, rt60_traced_s=traced_feature)
+    mid = round((traced[2] + traced[3]) / 2, 3)  # the 500 Hz and 1 kHz bands
+    eyring = environment.value("rt60_mid_s")
+    notes = environment.notes
+    if eyring is not None and abs(mid - eyring) > 0.1 * eyring:
+        notes = (
+            *notes,
+            f"the traced reverberation ({mid:.2f} s at 500 Hz-1 kHz) differs from Eyring's "
+            f"({eyring:.2f} s): the absorption is not spread evenly over the surfaces; the "
+            "music is planned for the traced figure, which is what the listener hears",
+        )
+    return replace(
+        environment,
+        rt60_traced_s=traced_feature,
+        rt60_mid_s=Feature(mid, "s", f"{source}, mean of 500 Hz and 1 kHz"),
+        notes=notes,
     )
 
 

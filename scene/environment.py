@@ -84,8 +84,13 @@ class Environment:
         Area-weighted absorption per band.
     rt60_sabine_s, rt60_eyring_s
         Reverberation time per band (s), air absorption included.
+    rt60_traced_s
+        Reverberation time per band (s) of a mesh room's ray-traced decay at the listener
+        (T30 of the Schroeder curve): what the renderer's late tail follows. Set by the
+        pipeline, which sees both perception and the spatial engine.
     rt60_mid_s
-        Eyring RT60 averaged over 500 Hz and 1 kHz (the usual single figure).
+        RT60 averaged over 500 Hz and 1 kHz (the usual single figure): Eyring's, or the
+        traced one where there is a trace.
     brightness, warmth, colourfulness, saturation
         From camera frames: brightness 0..1 (mean luma), warmth -1..1 (red-blue balance),
         colourfulness (Hasler and Suesstrunk, 0..~150), saturation 0..1.
@@ -121,6 +126,7 @@ class Environment:
     mean_absorption: Feature | None = None
     rt60_sabine_s: Feature | None = None
     rt60_eyring_s: Feature | None = None
+    rt60_traced_s: Feature | None = None
     rt60_mid_s: Feature | None = None
     brightness: Feature | None = None
     warmth: Feature | None = None

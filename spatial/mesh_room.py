@@ -332,3 +332,34 @@ def traced_late_tail(
         pair *= envelope[None, :] * np.sqrt(ear_power[:, k])[:, None]
         spectrum += np.fft.rfft(pair, n=n_fft, axis=-1) * masks[k][None, :]
     return np.fft.irfft(spectrum, n=n_fft, axis=-1)[:, :length]
+
+
+def heard_rt60_s(
+    room: Room, listener: tuple[float, float, float], *, seed: int
+) -> tuple[float, ...] | None:
+    """Per-band reverberation time a listener hears in a mesh room, from its traced decay.
+
+    The renderer's late tail follows this decay, so it is the figure to tell the composer.
+    The trace is cached: rendering the same room, listener and seed afterwards reuses it.
+
+    Parameters
+    ----------
+    room
+        Any room; only a ``mesh`` room with a mesh file has a traced decay.
+    listener
+        (x, y, z), metres: where the decay is traced.
+    seed
+        The render's seed (the rays are seeded).
+
+    Returns
+    -------
+    tuple of float or None
+        T30 per band of ``scene.BANDS_HZ``, seconds; None for every other room.
+    """
+    from spatial.hrtf import default_hrtf
+    from spatial.types import SAMPLE_RATE
+
+    model = mesh_room_model(room, listener, hrtf=default_hrtf(), sample_rate=SAMPLE_RATE, seed=seed)
+    if model is None:
+        return None
+    return tuple(round(float(t), 3) for t in model.decay_times_s)

@@ -92,3 +92,31 @@ def test_impulse_in_a_shoebox_decays_at_the_eyring_rt60(
         band = sosfiltfilt(octave, mix[:, ear])
         measured = measure_rt60(band, fs=SAMPLE_RATE, decay_db=30)
         assert abs(measured - expected) / expected < 0.20, (measured, expected)
+
+
+def test_a_mesh_room_is_planned_for_the_reverberation_the_listener_hears(tmp_path: Path) -> None:
+    import json
+
+    import spatial
+    from scene.model import Pose
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "museum_mesh.yaml"
+    scene = load_scene(example)
+    assert main(["render", str(example), "-o", str(tmp_path / "out"), "--duration", "2", "-q"]) == 0
+    environment = json.loads((tmp_path / "out" / "environment.json").read_text("utf-8"))
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text("utf-8"))
+    heard = environment["rt60_mid_s"]["value"]
+    assert "ray-traced" in environment["rt60_mid_s"]["source"]
+    # What the rendered room measures (pyroomacoustics' T30 on the BRIR at 1 kHz)...
+    brir = spatial.binaural_room_impulse_response(
+        scene.room, Pose(position=scene.listener.position), (20.0, 12.0, 1.5), seed=scene.seed
+    ).astype(np.float64)
+    sos = butter(4, [707.0, 1414.0], "bandpass", fs=SAMPLE_RATE, output="sos")
+    measured = np.mean(
+        [measure_rt60(sosfiltfilt(sos, ear), fs=SAMPLE_RATE, decay_db=30) for ear in brir]
+    )
+    # ...is what E reports and the plan was made for; Eyring's formula is well short of it.
+    eyring = float(np.mean(environment["rt60_eyring_s"]["value"][2:4]))
+    assert heard == pytest.approx(measured, rel=0.15)
+    assert abs(eyring - measured) > 0.2 * measured
+    assert any(f"RT60 of {heard:.1f} s" in d["because"] for d in plan["explanation"])
