@@ -124,6 +124,7 @@ def server_process(*args: str, timeout_s: float = 90.0) -> Iterator[tuple[str, i
 def _main() -> None:
     import argparse
     import asyncio
+    import os
 
     import uvicorn
 
@@ -146,6 +147,10 @@ def _main() -> None:
     )
 
     async def run() -> None:
+        if os.environ.get("LOCI_SLOW_CALLBACK_S"):  # report what holds the loop up
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)
+            loop.slow_callback_duration = float(os.environ["LOCI_SLOW_CALLBACK_S"])
         task = asyncio.create_task(server.serve())
         while not server.started:
             if task.done():

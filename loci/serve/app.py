@@ -27,7 +27,7 @@ from loci.serve.frames import FrameMeter, measure_frame
 from loci.serve.generator import Generator
 from loci.serve.limits import Limits, TokenBucket
 from loci.serve.metrics import Metrics
-from loci.serve.music import MusicScheduler
+from loci.serve.music import BarCache, MusicScheduler
 from loci.serve.protocol import (
     PROTOCOL_VERSION,
     Bye,
@@ -127,6 +127,7 @@ class Server:
         self.engine = AudioEngine()
         self.generator: Generator | None = None
         self._renderer_factory = renderer_factory or _default_renderer
+        self.bar_cache = BarCache()
         self._engine_task: asyncio.Task | None = None
         self._reserved = 0
         self._numbers = 0
@@ -328,6 +329,7 @@ class _Connection:
             ),
             metrics=self.metrics,
             soundfont=config.soundfont,
+            cache=server.bar_cache,
         )
         self.scheduler = scheduler
         await scheduler.start()
@@ -540,6 +542,9 @@ class _Connection:
             "volume": float(
                 self.scheduler.volume(self.session.sequence * self.session.block_size, 1)[0]
             ),
+            "blocks": self.session.blocks,
+            "deadline_misses": self.session.deadline_misses,
+            "blocks_dropped": self.session.dropped,
         }
         self.session.send_text(json.dumps(state, default=_json_default, ensure_ascii=False))
 
@@ -602,12 +607,34 @@ class _Connection:
             self.metrics.sessions -= 1
         if self.scheduler is not None:
             self.scheduler.close()
-        for task in (*self.tasks, self.sender):
-            if task is not None:
-                task.cancel()
+        tasks = [t for t in (*self.tasks, self.sender) if t is not None]
+        for task in tasks:
+            task.cancel()
+        # Wait for them and drop them: a cancelled task's traceback holds this
+        # connection, and the connection its tasks, a cycle only the collector would free.
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.tasks.clear()
+        self.sender = None
+        del tasks
+        if self.session is not None:
+            self.session.on_bar = self.session.on_failure = None
+            self.session.outbox.clear()
+        self.session = self.scheduler = None
         if self.ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await self.ws.close()
+        await asyncio.to_thread(_release_memory)
+
+
+def _release_memory() -> None:
+    """Give the freed heap back to the system (glibc keeps it otherwise). ctypes releases
+    the interpreter lock for the call, so the audio clock runs on meanwhile."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _peek_type(text: str) -> str:

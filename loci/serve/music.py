@@ -25,6 +25,7 @@ import asyncio
 import functools
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -39,12 +40,13 @@ from loci.serve.metrics import Metrics
 from scene.environment import Environment
 from scene.model import Pose, Room
 
-__all__ = ["SAMPLE_RATE", "MusicScheduler", "Transition"]
+__all__ = ["SAMPLE_RATE", "BarCache", "MusicScheduler", "Transition"]
 
 SAMPLE_RATE = 48_000
 _LEAD = round(bars.LEAD_S * SAMPLE_RATE)
 _VOLUME_RAMP = round(0.05 * SAMPLE_RATE)
 _MIN_GUARD_S = 0.3
+_MAX_GUARD_S = 2.0
 _LOOKAHEAD_S = 2.5
 _NOTES_KEPT = 12
 
@@ -104,6 +106,36 @@ class _Ambience:
     stop: int | None = None
 
 
+class BarCache:
+    """Bars already made, shared by a server's sessions: listeners who asked for the same
+    music in the same place (a museum's visitors) share its generation.
+
+    Parameters
+    ----------
+    bars
+        Bars kept (the oldest used go first); about 2 MB each.
+    """
+
+    def __init__(self, bars: int = 64) -> None:
+        self._bars: OrderedDict[tuple, tuple[dict[str, np.ndarray], ...]] = OrderedDict()
+        self._size = bars
+        self.hits = 0
+
+    def get(self, key: tuple) -> tuple[dict[str, np.ndarray], ...] | None:
+        """The bars made for these jobs, or None."""
+        found = self._bars.get(key)
+        if found is not None:
+            self._bars.move_to_end(key)
+            self.hits += 1
+        return found
+
+    def put(self, key: tuple, value: tuple[dict[str, np.ndarray], ...]) -> None:
+        """Keep the bars made for these jobs."""
+        self._bars[key] = value
+        while len(self._bars) > self._size:
+            self._bars.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class Transition:
     """A change waiting for its bar line.
@@ -121,6 +153,7 @@ class Transition:
     what: str
     at_sample: int
     asked_at_sample: int
+    guard_samples: int = 0
 
 
 class MusicScheduler:
@@ -161,8 +194,10 @@ class MusicScheduler:
         time_of: Callable[[int], float],
         metrics: Metrics,
         soundfont: str | None = None,
+        cache: BarCache | None = None,
     ) -> None:
         self._generator = generator
+        self._cache = cache
         self.request = request
         self.environment = environment
         self._listener = listener
@@ -212,6 +247,12 @@ class MusicScheduler:
         self._wake.set()
         if self._task is not None:
             self._task.cancel()
+        # Let go of the audio now, and of the callbacks that point back at the session,
+        # so the memory is freed when the session ends, not at the next garbage collection.
+        self._bars = []
+        self._ambiences = []
+        self._on_position = lambda slot, position: None
+        self._time_of = lambda sample: 0.0
 
     def generated_until(self) -> int:
         """Stream sample up to which every bar line's bar has been generated."""
@@ -412,7 +453,12 @@ class MusicScheduler:
             },
             "stems": stems,
             "pending": [
-                {"what": t.what, "at_sample": t.at_sample, "asked_at_sample": t.asked_at_sample}
+                {
+                    "what": t.what,
+                    "at_sample": t.at_sample,
+                    "asked_at_sample": t.asked_at_sample,
+                    "guard_samples": t.guard_samples,
+                }
                 for t in self.transitions
                 if t.at_sample > self._play
             ],
@@ -444,7 +490,8 @@ class MusicScheduler:
         return current
 
     def _guard_samples(self) -> int:
-        return round(max(_MIN_GUARD_S, 2.5 * self._latency_s) * SAMPLE_RATE)
+        guard = min(_MAX_GUARD_S, max(_MIN_GUARD_S, 2.5 * self._latency_s))
+        return round(guard * SAMPLE_RATE)
 
     def _transition_line(self) -> tuple[int, _Piece, int]:
         """The first bar line far enough ahead to generate its bar, the piece playing just
@@ -495,7 +542,7 @@ class MusicScheduler:
             self._epoch += 1
             self._frontier = (piece, piece.first_bar)
         self._start_ambiences(old, piece, at=line)
-        transition = Transition(what, line, self._play)
+        transition = Transition(what, line, self._play, self._guard_samples())
         self.transitions = [*[t for t in self.transitions if t.at_sample < line][-8:], transition]
         self.note(f"{what}: from the bar line at {line / SAMPLE_RATE:.2f} s")
         self._wake.set()
@@ -512,7 +559,7 @@ class MusicScheduler:
             now = float(np.interp(line, xs, ys))
             kept = [(x, y) for x, y in points if x < line]
             self._gains[name] = [*(kept or [(0, now)]), (line, now), (line + ramp, target)]
-        transition = Transition(what, line, self._play)
+        transition = Transition(what, line, self._play, self._guard_samples())
         self.transitions = [*self.transitions[-8:], transition]
         self.note(f"{what}: from the bar line at {line / SAMPLE_RATE:.2f} s")
         return transition
@@ -595,14 +642,19 @@ class MusicScheduler:
         if fading is not None:
             old, old_bar, names = fading
             jobs.append(bars.BarJob(old.plan, old_bar, names, self._soundfont))
-        asked = time.monotonic()
-        results = await self._generator.call(
-            bars.render_bars, tuple(jobs), deadline=self._time_of(line - _LEAD)
-        )
-        took = time.monotonic() - asked
-        self._latency_s = 0.8 * self._latency_s + 0.2 * took
-        self._metrics.bars_generated += 1
-        self._metrics.generation_seconds += took
+        key = tuple(jobs)
+        results = self._cache.get(key) if self._cache is not None else None
+        if results is None:
+            asked = time.monotonic()
+            results = await self._generator.call(
+                bars.render_bars, key, deadline=self._time_of(line - _LEAD)
+            )
+            took = time.monotonic() - asked
+            self._latency_s = 0.8 * self._latency_s + 0.2 * took
+            self._metrics.bars_generated += 1
+            self._metrics.generation_seconds += took
+            if self._cache is not None:
+                self._cache.put(key, results)
         if epoch != self._epoch:
             return  # a change replaced this bar while it was made
         audio = dict(results[0])
