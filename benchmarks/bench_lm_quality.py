@@ -98,6 +98,7 @@ def plan_adherence(model: Path, count: int) -> dict:
     in_scale = notes = strong_chord = strong = key_hits = bars_ok = bars = 0
     regenerated = violations = 0
     interventions = choices = 0
+    track_counts = [[0, 0], [0, 0]]
     misses = []
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(count):
@@ -109,6 +110,9 @@ def plan_adherence(model: Path, count: int) -> dict:
             violations += record["originality"]["violations"]
             interventions += report.interventions
             choices += report.free_steps
+            for k, (steps, hits) in enumerate(report.track_interventions):
+                track_counts[k][0] += hits
+                track_counts[k][1] += steps
             scale = set(SCALES[plan.mode])
             parent = set(SCALES[PARENT_MODE[plan.mode]])
             melody = next(p for p in score.parts if p.stem.role == "melody")
@@ -143,6 +147,8 @@ def plan_adherence(model: Path, count: int) -> dict:
         "phrases rewritten for originality": regenerated,
         "originality violations": violations,
         "constraint interventions": (interventions, choices),
+        "  of them in the melody": tuple(track_counts[0]),
+        "  of them in the bass": tuple(track_counts[1]),
         "key misses": misses,
     }
 

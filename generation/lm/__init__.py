@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __all__ = ["DEFAULT_MODEL_DIR"]
 
-from pathlib import Path
+from assets import asset_path
 
 #: The model that ships with the package.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "models" / "default"
+DEFAULT_MODEL_DIR = asset_path("models", "default")

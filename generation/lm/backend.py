@@ -49,6 +49,7 @@ class LMReport:
     tokens: int
     seconds: float
     token_strings: tuple[str, ...] = ()
+    track_interventions: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
 
     def to_dict(self) -> dict:
         """JSON-ready record (``backend: lm``)."""
@@ -68,6 +69,12 @@ class LMReport:
                 "interventions": self.interventions,
                 "intervention_rate": round(self.interventions / max(self.free_steps, 1), 4),
                 "mean_masked_probability": round(self.masked_mass, 4),
+                "by_track": {
+                    name: {"model_choices": steps, "interventions": count}
+                    for name, (steps, count) in zip(
+                        ("melody", "bass"), self.track_interventions, strict=True
+                    )
+                },
             },
             "bar_log_likelihood": [
                 None if math.isnan(v) else round(v, 4) for v in self.bar_log_likelihood
@@ -206,5 +213,6 @@ def compose_lm(
         tokens=len(result.tokens),
         seconds=time.perf_counter() - started,
         token_strings=result.tokens,
+        track_interventions=result.track_interventions,
     )
     return Score(plan=plan, parts=tuple(parts)), report

@@ -83,6 +83,9 @@ class DecodeResult:
         Model calls made.
     reprimes
         Times a long piece was re-primed with its header and latest bars.
+    track_interventions
+        (free steps, interventions) of the melody and of the bass, including phrases
+        that were written again.
     """
 
     melody: tuple[tuple[tuple[int, int, int], ...], ...]
@@ -96,6 +99,7 @@ class DecodeResult:
     originality_violations: int
     forward_passes: int
     reprimes: int = 0
+    track_interventions: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
 
 
 @dataclass
@@ -166,6 +170,7 @@ def sample_piece(
     violations = 0
     passes = 0
     reprimes = 0
+    by_track = {"melody": [0, 0], "bass": [0, 0]}  # free steps, interventions
     attempts = 0
     temperature_boost = 0.0
     limit = loaded.context
@@ -219,7 +224,10 @@ def sample_piece(
                 logits = out.logits[0, -1].float().cpu()
                 log_probs = torch.log_softmax(logits, dim=-1)
                 scores = logits.clone()
+                before = processor.interventions[0]
                 processor.apply(0, step, scores)
+                by_track[state.track][0] += 1
+                by_track[state.track][1] += processor.interventions[0] - before
                 token = _sample(scores, settings, generator, temperature_boost)
                 bar_ll[bar_index].append(float(log_probs[token]))
             state.consume(token)
@@ -272,4 +280,5 @@ def sample_piece(
         originality_violations=violations,
         forward_passes=passes,
         reprimes=reprimes,
+        track_interventions=(tuple(by_track["melody"]), tuple(by_track["bass"])),
     )

@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=Path("assets/models/default"))
     parser.add_argument("--cache", type=Path, default=Path("build/lm/default_corpus.pkl"))
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--from", dest="base", type=Path, help="continue from this model")
     parser.add_argument("--read-only", action="store_true", help="read the corpus and stop")
     args = parser.parse_args(argv)
     import torch
@@ -170,10 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.read_only:
         return 0
     pieces, notes = _pieces(reports)
-    config = TrainConfig(epochs=args.epochs, layers=6, width=256, heads=4, context=1024)
+    config = TrainConfig(
+        epochs=args.epochs,
+        layers=6,
+        width=256,
+        heads=4,
+        context=1024,
+        learning_rate=3e-4 if args.base else 1e-3,
+        warmup_steps=20 if args.base else 100,
+    )
     result = train(
         pieces,
         args.out,
+        base=args.base,
         config=config,
         progress=sys.stderr.isatty(),
         notes=notes,
@@ -185,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     info = json.loads(info_path.read_text(encoding="utf-8"))
     info["decode_tokens_per_s"] = {p: round(v, 1) for p, v in speeds.items()}
     info["cpu_precision"] = max(speeds, key=speeds.get)
-    info["command"] = "nice -n 10 python -m generation.lm.train_default"
+    info["command"] = "nice -n 10 python -m generation.lm.train_default " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     info_path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     # The TensorBoard logs stay out of the shipped folder.
     logs = args.out / "logs"
