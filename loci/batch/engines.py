@@ -9,11 +9,12 @@ outcome, and the local pool is rebuilt.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +39,25 @@ _ONE_THREAD_ENV = (
     "MKL_NUM_THREADS",
     "NUMBA_NUM_THREADS",
 )
+
+
+@contextlib.contextmanager
+def _one_thread_environment() -> Iterator[None]:
+    """Set :data:`_ONE_THREAD_ENV` while workers are spawned, then restore this process's.
+
+    Spawned workers copy the environment when they start. The batch's own process must
+    not keep the change: numba refuses to run once ``NUMBA_NUM_THREADS`` differs from the
+    thread count its pool was launched with, and the parent may be a program (a test
+    session, a notebook) that goes on rendering after the batch.
+    """
+    added = [name for name in _ONE_THREAD_ENV if name not in os.environ]
+    for name in added:
+        os.environ[name] = "1"
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 class RayMissingError(RuntimeError):
@@ -79,9 +99,6 @@ class LocalEngine:
 
     def _executor(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
-            # Spawned workers copy this process's environment when they start.
-            for name in _ONE_THREAD_ENV:
-                os.environ.setdefault(name, "1")
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
@@ -91,11 +108,13 @@ class LocalEngine:
         return self._pool
 
     def submit(self, job: Job) -> Hashable:
-        try:
-            future = self._executor().submit(run_job, job, self._out_root)
-        except cf.process.BrokenProcessPool:
-            self._rebuild()
-            future = self._executor().submit(run_job, job, self._out_root)
+        # A 'spawn' pool starts its workers on demand, inside submit.
+        with _one_thread_environment():
+            try:
+                future = self._executor().submit(run_job, job, self._out_root)
+            except cf.process.BrokenProcessPool:
+                self._rebuild()
+                future = self._executor().submit(run_job, job, self._out_root)
         self._jobs[future] = job
         return future
 
