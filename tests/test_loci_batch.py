@@ -18,6 +18,7 @@ import soundfile as sf
 import yaml
 from browser import headless_chromium, needs_chromium
 
+from loci.batch.engines import _ONE_THREAD_ENV, _one_thread_environment
 from loci.batch.jobs import discover_jobs
 from loci.cli import main
 from scene.errors import SceneError
@@ -85,9 +86,11 @@ def test_folder_batch_renders_every_scene_and_writes_ledger_and_report(
     _scene(scenes / "rooms" / "small.yml", seed=2)
     (scenes / "rooms" / "notes.txt").write_text("not a scene", "utf-8")
     out = tmp_path / "out"
+    threads = {name: os.environ.get(name) for name in _ONE_THREAD_ENV}
 
     assert _batch(scenes, "-o", out) == 0
 
+    assert {name: os.environ.get(name) for name in _ONE_THREAD_ENV} == threads
     records = _ledger(out)
     assert sorted(r["job"] for r in records) == ["hall", "rooms/small"]
     for record in records:
@@ -288,6 +291,21 @@ def test_the_output_folder_inside_the_scene_folder_is_not_scanned(tmp_path: Path
     (tmp_path / "out" / "a").mkdir(parents=True)
     (tmp_path / "out" / "a" / "plan.json").write_text("{}", "utf-8")
     assert [job.name for job in discover_jobs(tmp_path, exclude=tmp_path / "out")] == ["a"]
+
+
+def test_workers_are_spawned_with_one_thread_and_a_users_setting_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: the batch once set NUMBA_NUM_THREADS=1 in its own process for good, and
+    # numba then refused to run there ("Cannot set NUMBA_NUM_THREADS to a different value
+    # once the threads have been launched").
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with _one_thread_environment():
+        assert os.environ["NUMBA_NUM_THREADS"] == "1"
+        assert os.environ["OMP_NUM_THREADS"] == "3"
+    assert "NUMBA_NUM_THREADS" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
 def test_ray_engine_without_ray_names_the_extra(

@@ -165,7 +165,10 @@ class RayEngine:
         self._out_root = out_root
         self._temp_dir: str | None = None
         self._started_here = False
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        self._saved_environment: dict[str, str | None] = {}
+        if "RAY_USAGE_STATS_ENABLED" not in os.environ:
+            self._saved_environment["RAY_USAGE_STATS_ENABLED"] = None
+            os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
         if not ray.is_initialized():
             if address is None:
                 self._start_local(workers)
@@ -179,6 +182,8 @@ class RayEngine:
     def _start_local(self, workers: int) -> None:
         # Keep a Ray started here on 127.0.0.1: no usage report, no cloud metadata probe
         # (an unreachable proxy), no dashboard, and its sockets in a short folder of ours.
+        # Ray's processes inherit these when they start; this process gets its own back
+        # in close().
         for name, value in (
             ("RAY_AUTH_MODE", "disabled"),
             ("no_proxy", "127.0.0.1,localhost"),
@@ -186,6 +191,7 @@ class RayEngine:
             ("http_proxy", "http://127.0.0.1:9"),
             ("https_proxy", "http://127.0.0.1:9"),
         ):
+            self._saved_environment.setdefault(name, os.environ.get(name))
             os.environ[name] = value
         self._temp_dir = tempfile.mkdtemp(prefix="loci-ray-")
         self._ray.init(
@@ -219,6 +225,12 @@ class RayEngine:
             self._ray.shutdown()
             if self._temp_dir is not None:
                 shutil.rmtree(self._temp_dir, ignore_errors=True)
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
 
 
 def make_engine(
