@@ -15,6 +15,7 @@ where mixing raw responses would give two smeared arrivals instead of one shifte
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from math import gcd
@@ -25,6 +26,11 @@ from numba import njit
 
 from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS, fractional_delay_kernel
 from spatial.types import SAMPLE_RATE
+
+# netCDF4 and HDF5 under sofar are not thread-safe: two threads reading a SOFA file at once
+# fail with "NetCDF: HDF error". Every read holds this lock.
+_SOFA_READ_LOCK = threading.Lock()
+_DEFAULT_HRTF_LOCK = threading.Lock()
 
 __all__ = [
     "HEAD_RADIUS_M",
@@ -306,7 +312,8 @@ def load_sofa(path: str | Path | None = None) -> Hrtf:
     import sofar
 
     try:
-        sofa = sofar.read_sofa(str(path), verify=False, verbose=False)
+        with _SOFA_READ_LOCK:
+            sofa = sofar.read_sofa(str(path), verify=False, verbose=False)
     except Exception as error:  # sofar/netCDF raise many types for a bad file
         raise ValueError(f"HRTF file {str(path)!r} is not a readable SOFA file: {error}") from error
     convention = str(getattr(sofa, "GLOBAL_SOFAConventions", ""))
@@ -351,9 +358,18 @@ def _spherical_degrees(positions: np.ndarray, kind: str) -> np.ndarray:
     return positions[:, :2].copy()
 
 
-@lru_cache(maxsize=1)
 def default_hrtf() -> Hrtf:
-    """The shipped MIT KEMAR (normal pinna) set at 48 kHz; read once per process."""
+    """The shipped MIT KEMAR (normal pinna) set at 48 kHz; read once per process.
+
+    Safe to call from several threads at once (``loci serve`` opens sessions in threads):
+    the first caller reads the file, the others wait for it.
+    """
+    with _DEFAULT_HRTF_LOCK:
+        return _read_default_hrtf()
+
+
+@lru_cache(maxsize=1)
+def _read_default_hrtf() -> Hrtf:
     return load_sofa(None)
 
 

@@ -260,3 +260,14 @@ def test_spherical_head_follows_woodworth() -> None:
     assert np.sum(left**2) > 4 * np.sum(right**2)
     with pytest.raises(ValueError, match=r"radius_m=0\.5"):
         spherical_head_hrtf(radius_m=0.5)
+
+
+def test_sofa_files_are_read_safely_from_several_threads_at_once() -> None:
+    # Regression: `loci serve` opened two sessions at once, both threads read the SOFA file,
+    # and HDF5 (not thread-safe) failed one with "NetCDF: HDF error".
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        sets = list(pool.map(lambda _: load_sofa(None), range(8)))
+    for hrtf in sets[1:]:
+        np.testing.assert_array_equal(hrtf.hrirs, sets[0].hrirs)

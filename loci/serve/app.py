@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -117,6 +118,24 @@ def _default_renderer(
     )
 
 
+def _warm_up_renderer() -> None:
+    from loci.serve.places import scene_for_hello
+
+    scene = scene_for_hello(scene_text=None, place="a small room", instruction=None, seed=0)
+    x, y, z = scene.listener.position
+    renderer = _default_renderer(
+        scene.room,
+        sources=1,
+        block_size=256,
+        listener=scene.listener,
+        positions=[(x + 1.0, y, z)],
+        seed=0,
+        reflection_updates_per_second=100.0,
+    )
+    renderer.set_listener(Pose(position=(x, y, z), yaw_deg=10.0))
+    renderer.process(np.zeros((1, 256), dtype=np.float32))
+
+
 class Server:
     """The sessions of one server, its generation pool, its audio clock and its metrics."""
 
@@ -139,6 +158,10 @@ class Server:
         sys.setswitchinterval(0.001)
         self.generator = Generator(workers=self.config.workers)
         self.generator.warm_up(bars.warm_up)
+        if self._renderer_factory is _default_renderer:
+            # The HRTF file and the renderer's compiled kernels are loaded before the first
+            # session, not while its neighbours' audio waits on the interpreter.
+            await asyncio.to_thread(_warm_up_renderer)
         self._engine_task = asyncio.create_task(self.engine.run())
 
     async def stop(self) -> None:
