@@ -291,6 +291,8 @@ def _run_render(args: argparse.Namespace) -> int:
 
     if args.duration is not None and not (0 < args.duration <= 3600):
         return _fail_input(f"--duration: got {args.duration}; must be in (0, 3600] seconds")
+    if args.seed is not None and args.seed < 0:
+        return _fail_input(f"--seed: got {args.seed}; must be >= 0")
     if not -70.0 <= args.lufs <= -5.0:
         return _fail_input(f"--lufs: got {args.lufs}; must be between -70 and -5 LUFS")
     if args.soundfont is not None and not args.soundfont.is_file():

@@ -26,6 +26,7 @@ from scene.errors import SceneError
 from scene.loader import load_scene
 from scene.model import MusicOverrides, Scene
 from scene.perception import perceive
+from scene.schema import MAX_DURATION_S
 
 __all__ = [
     "BACKENDS",
@@ -120,6 +121,22 @@ class RenderOptions:
     model_dir: Path | None = None
     lyrics: LyricsOptions | None = None
     ambisonic_order: int | None = None
+
+    def __post_init__(self) -> None:
+        seed = self.seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise SceneError("must be a whole number >= 0", field="seed", value=seed)
+        duration = self.duration_s
+        if duration is not None and (
+            isinstance(duration, bool)
+            or not isinstance(duration, int | float)
+            or not 0.0 < duration <= MAX_DURATION_S
+        ):
+            raise SceneError(
+                f"must be a number of seconds, > 0 and <= {MAX_DURATION_S:g}",
+                field="duration",
+                value=duration,
+            )
 
 
 @dataclass(frozen=True)

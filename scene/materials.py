@@ -14,6 +14,8 @@ decay of any room large enough to matter, so the choice hardly changes a reverbe
 from __future__ import annotations
 
 import difflib
+import importlib.util
+import json
 import math
 import re
 from functools import cache
@@ -91,13 +93,20 @@ ALIASES: dict[str, str] = {
 
 @cache
 def _pra_table() -> dict[str, tuple[tuple[float, ...], str]]:
-    # Imported on first use: pyroomacoustics takes about a second to import and most
-    # scenes name few materials.
-    from pyroomacoustics.parameters import materials_absorption_table
-
-    table = {}
-    for name, entry in materials_absorption_table.items():
-        table[name] = (_to_bands(entry["coeffs"], entry.get("center_freqs")), entry["description"])
+    # pyroomacoustics' database file, read as its package reads it but without importing
+    # the package, which takes seconds (it imports scipy.signal, scipy.stats and more):
+    # loading a scene, and so planning a batch, would wait on it.
+    spec = importlib.util.find_spec("pyroomacoustics")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("pyroomacoustics is not installed; its materials database is needed")
+    database = Path(spec.origin).parent / "data" / "materials.json"
+    data = json.loads(database.read_text(encoding="utf-8"))
+    centres = data["center_freqs"]
+    table = {"anechoic": (_to_bands([1.0], None), "Anechoic material")}
+    for group in data["absorption"].values():
+        for name, entry in group.items():
+            coeffs = entry["coeffs"]
+            table[name] = (_to_bands(coeffs, centres[: len(coeffs)]), entry["description"])
     return table
 
 

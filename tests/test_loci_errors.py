@@ -84,3 +84,33 @@ def test_exit_status_through_the_installed_command(tmp_path: Path, write_scene) 
 def test_missing_scene_file_is_a_user_error(tmp_path: Path, capsys) -> None:
     assert main(["render", str(tmp_path / "absent.yaml"), "-o", str(tmp_path / "o")]) == 2
     assert "absent.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "wording"),
+    [("--seed", "-1", "--seed: got -1; must be >= 0"), ("--duration", "0", "--duration: got 0")],
+)
+def test_bad_render_options_are_user_errors(
+    option: str, value: str, wording: str, tmp_path: Path, write_scene, capsys
+) -> None:
+    # Regression: --seed -1 reached numpy's SeedSequence and ended in its traceback.
+    scene = write_scene(GOOD)
+    assert main(["render", str(scene), "-o", str(tmp_path / "o"), option, value, "-q"]) == 2
+    assert wording in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "wording"),
+    [
+        ({"seed": -1}, "seed: got -1; must be a whole number >= 0"),
+        ({"seed": 1.5}, "seed: got 1.5"),
+        ({"duration_s": -2.0}, "duration: got -2.0; must be a number of seconds"),
+    ],
+)
+def test_render_options_are_checked_for_library_callers(options: dict, wording: str) -> None:
+    from loci.pipeline import RenderOptions
+    from scene.errors import SceneError
+
+    with pytest.raises(SceneError, match=wording):
+        RenderOptions(**options)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,26 @@ def test_six_band_entry_holds_4k_at_8k() -> None:
     assert entry["center_freqs"] == [125, 250, 500, 1000, 2000, 4000]
     bands = _resolve("carpet_thin").absorption
     assert bands[:6] == tuple(entry["coeffs"]) and bands[6] == bands[5]
+
+
+def test_the_database_file_reads_as_pyroomacoustics_reads_it() -> None:
+    # The table is read from pyroomacoustics' materials.json without importing the package.
+    for name, entry in materials_absorption_table.items():
+        coeffs = tuple(entry["coeffs"])
+        bands = _resolve(name).absorption
+        assert bands[: len(coeffs)] == coeffs, name
+        assert set(bands[len(coeffs) :]) <= {coeffs[-1]}, name
+        assert entry["description"] in _resolve(name).source, name
+
+
+def test_resolving_a_material_does_not_import_pyroomacoustics() -> None:
+    code = (
+        "import sys; from scene.materials import resolve_material; "
+        "resolve_material('brickwork', file=None, field='f'); "
+        "print('pyroomacoustics' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_every_name_resolves_to_seven_coefficients_in_range() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from loci.batch.jobs import Job
-from loci.batch.work import JobOutcome, init_worker, run_job
+from loci.batch.work import JobOutcome, init_worker, run_job, worker_ready
 
 __all__ = ["ENGINES", "Engine", "LocalEngine", "RayEngine", "RayMissingError", "make_engine"]
 
@@ -105,6 +105,10 @@ class LocalEngine:
                 initializer=init_worker,
                 initargs=(os.getpid(),),
             )
+            # A 'spawn' pool starts a worker per submitted task while none is idle: one
+            # empty task each starts them all now, so that they warm up side by side.
+            for _ in range(self._workers):
+                self._pool.submit(worker_ready)
         return self._pool
 
     def submit(self, job: Job) -> Hashable:
