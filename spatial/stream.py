@@ -4,8 +4,10 @@ Each source's response is kept as three parts, as in the offline render
 (:func:`spatial.render_scene`), so that a static scene streams out sample for sample what
 the offline render gives:
 
-- the direct sound (HRTF of its direction, travel delay, 1/r and air absorption), a few
-  partitions long; it is recomputed whenever the source or the head moves, every block;
+- the direct sound (HRTF of its direction, 1/r and air absorption), a few partitions
+  long, fed through a delay line that glides to the travel time every block; the filter is
+  remade when the direction has drifted by ``DIRECT_TOLERANCE_DEG`` or the level by
+  ``DIRECT_TOLERANCE_DB`` (a smaller drift within ``DIRECT_CATCH_UP_BLOCKS`` blocks);
 - the reflections (image sources up to the transition time), tens of milliseconds; they
   cost more to compute (about a millisecond each), so they are recomputed at most
   ``reflection_updates_per_second`` times a second over all sources, the source whose
@@ -53,11 +55,15 @@ from spatial.render import (
     _check_rate,
     _check_room,
     _room_plan,
+    _SourcePlan,
 )
 from spatial.types import SAMPLE_RATE
 
 __all__ = [
     "DEFAULT_REFLECTION_UPDATES_PER_SECOND",
+    "DIRECT_CATCH_UP_BLOCKS",
+    "DIRECT_TOLERANCE_DB",
+    "DIRECT_TOLERANCE_DEG",
     "MAX_BLOCK_SIZE",
     "MIN_BLOCK_SIZE",
     "REFLECTION_TOLERANCE_DEG",
@@ -71,6 +77,18 @@ DEFAULT_REFLECTION_UPDATES_PER_SECOND = 100.0
 #: Smallest and largest block sizes, samples.
 MIN_BLOCK_SIZE = 16
 MAX_BLOCK_SIZE = 8192
+
+#: How far a source's direction may drift (degrees, in the head frame) from the one its
+#: direct-sound filter was made for, or its level (dB, from its distance), before the filter
+#: is made anew. About the smallest change in direction a listener hears in front (the
+#: minimum audible angle, about 1 degree), and a tenth of the smallest audible change of
+#: level. The travel time is not held back: the delay line follows every block.
+DIRECT_TOLERANCE_DEG = 1.0
+DIRECT_TOLERANCE_DB = 0.1
+
+#: A drift smaller than the tolerances is caught up after this many blocks, so that a
+#: scene that stops moving converges on its static render.
+DIRECT_CATCH_UP_BLOCKS = 4
 
 #: How far the head may turn (degrees) or the listener and a source move together (metres)
 #: before that source's reflections count as one unit out of date; the most out-of-date
@@ -248,6 +266,8 @@ class StreamRenderer:
         self._d_cur = np.zeros(n, dtype=np.int64)
         self._d_fading = np.zeros(n, dtype=np.bool_)
         self._d_vector = np.full((n, 3), np.nan)
+        self._d_remainder = np.full(n, np.nan)
+        self._d_age = np.zeros(n, dtype=np.int64)
         self._d_face = np.full(n, -1, dtype=np.int64)
         # Reflections: one slot per source, and a small pool for those fading out.
         cap = max(reflection_cap, 1)
@@ -262,6 +282,9 @@ class StreamRenderer:
         self._r_listener = np.zeros((n, 3))
         self._r_angles = np.zeros((n, 2))
         self._r_position = np.zeros((n, 3))
+        # Each source's image sources, by the listener's and the source's positions: a head
+        # that only turns (the usual case live) needs new HRTF directions, not new images.
+        self._r_plans: list[tuple[tuple[float, ...], _SourcePlan] | None] = [None] * n
         # The shared tail and what each source feeds into it.
         self._tail_shift = np.zeros(n, dtype=np.int64)
         self._tail_gain = np.zeros(n)
@@ -274,8 +297,11 @@ class StreamRenderer:
             np.float32
         )
         self._pending_listener: Pose | None = None
+        # True while the filters are up to date with every pose and position.
+        self._settled = False
         for s in range(n):
             self._update_reflections(s, fade=False)
+        self._update_lines(fade=False)
         self._update_direct(np.arange(n), fade=False)
 
     # --- public API -----------------------------------------------------------------
@@ -298,6 +324,7 @@ class StreamRenderer:
     def set_listener(self, pose: Pose) -> None:
         """Move or turn the listener's head; takes effect in the next block."""
         self._pending_listener = self._checked_listener(pose)
+        self._settled = False
 
     def set_source_position(self, index: int, position: tuple[float, float, float]) -> None:
         """Move one source (world coordinates, metres); takes effect in the next block."""
@@ -308,6 +335,7 @@ class StreamRenderer:
                 f"must be a source index from 0 to {self._n - 1}", field="index", value=index
             )
         self._positions[int(index)] = self._checked_position(int(index), position)
+        self._settled = False
 
     def set_source_positions(self, positions: np.ndarray) -> None:
         """Move every source at once (shape (sources, 3), metres); takes effect in the next
@@ -327,6 +355,7 @@ class StreamRenderer:
         for i in np.flatnonzero(~ok):
             _check_point(self._room, tuple(p[i]), field=f"positions[{i}]")
         self._positions[:] = p
+        self._settled = False
 
     def process(self, blocks: np.ndarray) -> np.ndarray:
         """Render one block.
@@ -473,7 +502,13 @@ class StreamRenderer:
     def _update_reflections(self, s: int, *, fade: bool) -> None:
         listener = self._listener
         position = self._positions[s]
-        source = self._plan.source(self._room, listener, position, self._fs)
+        key = (*listener.position, *position)
+        cached = self._r_plans[s]
+        if cached is not None and cached[0] == key:
+            source = cached[1]
+        else:
+            source = self._plan.source(self._room, listener, position, self._fs)
+            self._r_plans[s] = (key, source)
         self._r_listener[s] = listener.position
         self._r_angles[s] = (listener.yaw_deg, listener.pitch_deg)
         self._r_position[s] = position
@@ -533,10 +568,8 @@ class StreamRenderer:
             vectors, self._d_face[which]
         )
         self._d_face[which] = faces
-        line, remainder = split_travel(distance / SPEED_OF_SOUND * self._fs)
-        self._line[which] = np.minimum(line, self._line_max)
-        if not fade:
-            self._line_before[which] = self._line[which]
+        _, remainder = split_travel(distance / SPEED_OF_SOUND * self._fs)
+        self._d_remainder[which] = remainder
         block = self._block
         frames = np.zeros((which.size, self._direct_cap, 2, 2 * block), dtype=np.float32)
         first = np.zeros(which.size, dtype=np.int64)
@@ -571,16 +604,41 @@ class StreamRenderer:
             self._d_cur[which] = slots
             self._d_fading[which] = True
         self._d_vector[which] = vectors
+        self._d_age[which] = 0
+
+    def _update_lines(self, *, fade: bool) -> np.ndarray:
+        """Set every source's delay line to its travel time now (it glides there over the
+        next block, or jumps when ``fade`` is False); returns the filters' remainders."""
+        distance = np.linalg.norm(self._positions - np.asarray(self._listener.position), axis=1)
+        line, remainder = split_travel(distance / SPEED_OF_SOUND * self._fs)
+        self._line[:] = np.minimum(line, self._line_max)
+        if not fade:
+            self._line_before[:] = self._line
+        return remainder
 
     def _apply_motion(self) -> None:
         if self._pending_listener is not None:
             self._listener = self._pending_listener
             self._pending_listener = None
-        if self._n == 0:
+        self._credit = min(self._credit + self._credit_per_block, self._credit_cap)
+        if self._n == 0 or self._settled:
             return
         vectors = head_frame(self._listener, self._positions)
-        moved = np.flatnonzero(np.any(vectors != self._d_vector, axis=1))
-        self._update_direct(moved, fade=True)
+        remainder = self._update_lines(fade=True)
+        drift = np.empty(self._n)
+        _direct_drift(
+            vectors,
+            self._d_vector,
+            remainder,
+            self._d_remainder,
+            DIRECT_TOLERANCE_DEG,
+            DIRECT_TOLERANCE_DB,
+            MIN_DISTANCE_M,
+            drift,
+        )
+        self._d_age[drift > 0.0] += 1
+        due = (drift >= 1.0) | ((drift > 0.0) & (self._d_age >= DIRECT_CATCH_UP_BLOCKS))
+        self._update_direct(np.flatnonzero(due), fade=True)
         listener = np.asarray(self._listener.position)
         angles = np.array([self._listener.yaw_deg, self._listener.pitch_deg])
         turn = np.abs((self._r_angles - angles + 180.0) % 360.0 - 180.0).max(axis=1)
@@ -589,13 +647,14 @@ class StreamRenderer:
         )
         staleness = np.maximum(turn / REFLECTION_TOLERANCE_DEG, shift / REFLECTION_TOLERANCE_M)
         stale = np.flatnonzero(staleness > 0.0)
-        self._credit = min(self._credit + self._credit_per_block, self._credit_cap)
         allowed = min(math.floor(self._credit), stale.size)
         if allowed:
             chosen = stale[np.argsort(-staleness[stale], kind="stable")[:allowed]]
             self._credit -= allowed
             for s in chosen:
                 self._update_reflections(int(s), fade=True)
+        # Nothing left to catch up: the next blocks skip all of this until something moves.
+        self._settled = not np.any((drift > 0.0) & ~due) and allowed == stale.size
 
     # --- validation -----------------------------------------------------------------
 
@@ -849,3 +908,35 @@ def _tail_input(
         else:
             for n in range(block):
                 out[n] += g * history[s, base + n]
+
+
+@njit(cache=True)
+def _direct_drift(
+    vectors: np.ndarray,
+    made: np.ndarray,
+    remainder: np.ndarray,
+    made_remainder: np.ndarray,
+    tolerance_deg: float,
+    tolerance_db: float,
+    min_distance: float,
+    out: np.ndarray,
+) -> None:
+    # out[i]: how far source i's direct-sound filter (made for the head-frame vector
+    # made[i]) is out of date for vectors[i], in tolerances of direction and level; 0 when
+    # up to date; inf when it was never made or its remainder (a very close source, see
+    # spatial.brir.split_travel) changed.
+    for i in range(vectors.shape[0]):
+        ax, ay, az = made[i, 0], made[i, 1], made[i, 2]
+        bx, by, bz = vectors[i, 0], vectors[i, 1], vectors[i, 2]
+        if ax == bx and ay == by and az == bz:
+            out[i] = 0.0
+            continue
+        if not np.isfinite(ax) or abs(remainder[i] - made_remainder[i]) > 1e-9:
+            out[i] = np.inf
+            continue
+        ra = math.sqrt(ax * ax + ay * ay + az * az)
+        rb = math.sqrt(bx * bx + by * by + bz * bz)
+        cosine = (ax * bx + ay * by + az * bz) / max(ra * rb, 1e-300)
+        angle = math.degrees(math.acos(min(1.0, max(-1.0, cosine))))
+        level = 20.0 * abs(math.log10(max(ra, min_distance) / max(rb, min_distance)))
+        out[i] = max(angle / tolerance_deg, level / tolerance_db)

@@ -263,3 +263,36 @@ def test_static_stream_equals_the_offline_render_in_a_mesh_room(tmp_path) -> Non
     np.testing.assert_allclose(
         streamed, offline[:, : streamed.shape[1]], atol=1e-5 * np.max(np.abs(offline))
     )
+
+
+def test_direct_filters_are_remade_by_drift_and_caught_up_when_small(monkeypatch) -> None:
+    from spatial.stream import DIRECT_CATCH_UP_BLOCKS, DIRECT_TOLERANCE_DEG
+
+    renderer = StreamRenderer(
+        ROOM, sources=3, block_size=256, listener=LISTENER, positions=POSITIONS, seed=7
+    )
+    remade: list[list[int]] = []
+    original = renderer._update_direct
+
+    def spy(which: np.ndarray, *, fade: bool) -> None:
+        remade.append(sorted(int(s) for s in which))
+        original(which, fade=fade)
+
+    monkeypatch.setattr(renderer, "_update_direct", spy)
+    silence = np.zeros((3, 256), dtype=np.float32)
+
+    def blocks(count: int) -> list[list[int]]:
+        remade.clear()
+        for _ in range(count):
+            renderer.process(silence)
+        return [which for which in remade if which]
+
+    assert blocks(5) == []  # nothing moves: nothing is remade, or even looked at
+    # A turn of twice the tolerance remakes every source's filter in the next block.
+    turned = Pose(position=LISTENER.position, yaw_deg=LISTENER.yaw_deg + 2 * DIRECT_TOLERANCE_DEG)
+    renderer.set_listener(turned)
+    assert blocks(1) == [[0, 1, 2]]
+    # A turn of a tenth of it waits, then is caught up, once.
+    renderer.set_listener(Pose(position=turned.position, yaw_deg=turned.yaw_deg + 0.1))
+    assert blocks(DIRECT_CATCH_UP_BLOCKS - 1) == []
+    assert blocks(DIRECT_CATCH_UP_BLOCKS + 3) == [[0, 1, 2]]
