@@ -3,61 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 import time
 from collections.abc import Iterator
 
-import numpy as np
-
 from loci.serve.app import ServeConfig
-from scene.model import Pose
 
-__all__ = ["PanningRenderer", "running_server"]
-
-
-class PanningRenderer:
-    """Equal-power panning by azimuth: a stand-in with the StreamRenderer's interface, used
-    only while spatial.stream is not in the tree. A pose change crossfades over one block."""
-
-    def __init__(self, room, *, sources, block_size, listener, positions, seed, **_ignored):
-        self.sources = sources
-        self.block = block_size
-        self.listener = listener
-        self.positions = [tuple(p) for p in positions]
-        self._gains = self._pan(listener)
-
-    def _pan(self, pose: Pose) -> np.ndarray:
-        gains = np.zeros((2, self.sources), dtype=np.float32)
-        for i, (x, y, _z) in enumerate(self.positions):
-            azimuth = math.atan2(y - pose.position[1], x - pose.position[0])
-            relative = azimuth - math.radians(pose.yaw_deg)
-            pan = math.sin(relative)  # +1 left
-            gains[0, i] = math.sqrt((1 + pan) / 2)
-            gains[1, i] = math.sqrt((1 - pan) / 2)
-        return gains
-
-    def set_listener(self, pose: Pose) -> None:
-        self.listener = pose
-
-    def set_source_position(self, index: int, position) -> None:
-        self.positions[index] = tuple(position)
-
-    def process(self, blocks: np.ndarray) -> np.ndarray:
-        new = self._pan(self.listener)
-        fade = np.linspace(0.0, 1.0, blocks.shape[1], dtype=np.float32)
-        out = (self._gains @ blocks) * (1 - fade) + (new @ blocks) * fade
-        self._gains = new
-        return out.astype(np.float32)
-
-
-def renderer_factory():
-    """The real streaming renderer when spatial.stream exists, else the stand-in."""
-    try:
-        import spatial.stream  # noqa: F401
-    except ImportError:
-        return PanningRenderer
-    return None
+__all__ = ["running_server", "server_process"]
 
 
 @contextlib.contextmanager
@@ -71,7 +23,7 @@ def running_server(config: ServeConfig | None = None, *, factory=None) -> Iterat
         config or ServeConfig(workers=0),
         host="127.0.0.1",
         port=0,
-        renderer_factory=factory if factory is not None else renderer_factory(),
+        renderer_factory=factory,
     )
     server = uvicorn.Server(cfg)
     thread = threading.Thread(target=server.run, name="loci-test-server", daemon=True)
@@ -142,9 +94,7 @@ def _main() -> None:
         workers=args.workers,
         limits=Limits(max_sessions=args.max_sessions, pose_rate_hz=args.pose_rate),
     )
-    server = uvicorn.Server(
-        uvicorn_config(config, host="127.0.0.1", port=0, renderer_factory=renderer_factory())
-    )
+    server = uvicorn.Server(uvicorn_config(config, host="127.0.0.1", port=0))
 
     async def run() -> None:
         if os.environ.get("LOCI_SLOW_CALLBACK_S"):  # report what holds the loop up
