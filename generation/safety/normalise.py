@@ -1,6 +1,7 @@
 """Text -> the views that the safety rules read: obfuscations undone, one view each.
 
-A blocked word can hide behind full-width letters (ｋｉｌｌ), spacing (k i l l, k.i.l.l),
+A blocked word can hide behind full-width letters (ｋｉｌｌ), look-alike letters of other
+scripts (Cyrillic кіll), spacing (k i l l, k.i.l.l),
 leetspeak (k1ll, $ex), stretched letters (kiiiill), masks (f*ck), Traditional characters
 (殺人) or pinyin (sha ren). Each is undone here once; the rules then match plain words:
 
@@ -108,6 +109,9 @@ def to_views(text: str) -> TextViews:
     if _FULL_WIDTH_ALNUM.search(text):
         undone_global.append("full-width")
     folded = unicodedata.normalize("NFKC", text)
+    if any(c in _LOOK_ALIKES for c in folded):
+        undone_global.append("look-alike letters")
+        folded = folded.translate(_LOOK_ALIKE_TABLE)
     # Accents off (kíll -> kill): NFKD splits letters from their combining marks.
     stripped = "".join(
         c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c)
@@ -128,6 +132,16 @@ def to_views(text: str) -> TextViews:
 # Chinese sentence punctuation always ends a clause; an ASCII comma, semicolon or mark only
 # before a space or the end. Dots, stars and dashes are filler (杀.人, 杀 . 人).
 _CLAUSE = re.compile(r"[,;!?]+(?=\s|$)|[，。！？；：、\n]+")
+# Cyrillic and Greek letters drawn like Latin ones (кill with a Cyrillic к, ρorn with a
+# Greek rho): read as the Latin letter. Words wholly in those scripts are left unmatched
+# by the Latin rules either way.
+_LOOK_ALIKES: dict[str, str] = {
+    **dict(zip("аеорсухкмтнвіјѕһӏԁԛԝё", "aeopcyxkmthbijshldqwe", strict=True)),
+    **dict(zip("АВЕКМНОРСТХУІЈЅ", "ABEKMHOPCTXYIJS", strict=True)),
+    **dict(zip("αβεικνορτυχ", "abeiknoptux", strict=True)),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX", strict=True)),
+}
+_LOOK_ALIKE_TABLE = str.maketrans(_LOOK_ALIKES)
 _FULL_WIDTH_ALNUM = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
