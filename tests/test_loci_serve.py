@@ -313,3 +313,4 @@ def test_clients_that_vanish_mid_stream_leave_nothing_behind(server):
     assert asyncio.run(run()), "sessions of vanished clients were not closed"
     _, body = _get(f"http://{server}/metrics", {"Authorization": "Bearer s3cret-token"})
     assert "loci_sessions 0" in body
+    assert "loci_cached_bars 0" in body  # their music is let go with the last of them

@@ -646,6 +646,9 @@ class _Connection:
         if self.ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await self.ws.close()
+        if not server.engine.sessions and not server._reserved:
+            # Nobody left to share bars with: the cache (up to 64 bars of about 2 MB) goes.
+            server.bar_cache.clear()
         await asyncio.to_thread(_release_memory)
 
 
@@ -742,6 +745,7 @@ def create_app(
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not server.authorised(given or request.query_params.get("token")):
                 return PlainTextResponse("unauthorized\n", status_code=401)
+        server.metrics.cached_bars = len(server.bar_cache)
         return PlainTextResponse(
             server.metrics.render_text(), media_type="text/plain; version=0.0.4"
         )

@@ -37,6 +37,7 @@ class Metrics:
         self.errors: Counter[str] = Counter()
         self.messages: Counter[str] = Counter()
         self.bars_generated = 0
+        self.cached_bars = 0
         self.generation_seconds = 0.0
         self._render_counts = [0] * (len(RENDER_BUCKETS_S) + 1)
         self._render_sum = 0.0
@@ -102,6 +103,12 @@ class Metrics:
                 "counter",
                 "Bars of music generated.",
                 [("", self.bars_generated)],
+            )
+            metric(
+                "loci_cached_bars",
+                "gauge",
+                "Bars kept for sessions that ask for the same music (freed with the last).",
+                [("", self.cached_bars)],
             )
             metric(
                 "loci_generation_seconds_total",

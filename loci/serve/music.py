@@ -135,6 +135,13 @@ class BarCache:
         while len(self._bars) > self._size:
             self._bars.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every bar (when no session is left to share them)."""
+        self._bars.clear()
+
+    def __len__(self) -> int:
+        return len(self._bars)
+
 
 @dataclass(frozen=True)
 class Transition:
