@@ -14,13 +14,15 @@ Run: ``pip install -e ".[bench,lm]" && python benchmarks/bench_lm_quality.py
    pitch at low vs high register, each once through the whole plan (tokens and limits)
    and once through the conditioning tokens alone (the plan's limits unchanged);
 4. muspy's pitch-class entropy, scale consistency and groove consistency of LM and rules
-   melodies (6 genres x 7 seeds, 60 s) beside 100 O'Neill tunes from music21's corpus;
+   melodies (6 genres x 7 seeds, 60 s) beside the 3,068 folk tunes of O'Neill's and
+   Ryan's collections in music21's corpus (``benchmarks/data/folk_corpus_metrics.json``);
 5. originality: runs of 16 intervals still matching a training melody, phrases rewritten.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -234,24 +236,16 @@ def _score_melody_row(score: Score) -> tuple:
     return _muspy_row(rows, plan.meter[0] * 4 / plan.meter[1])
 
 
-def corpus_rows(count: int) -> np.ndarray:
-    rows = []
-    folder = Path(music21.__file__).parent / "corpus" / "oneills1850"
-    for abc in sorted(folder.glob("*.abc"))[:3]:
-        for score in music21.converter.parse(abc).scores:
-            ts = next(iter(score.recurse().getElementsByClass("TimeSignature")), None)
-            if ts is None or ts.numerator == 1:
-                continue
-            notes = [
-                (float(n.offset), float(n.quarterLength), n.pitch.midi)
-                for n in score.flatten().notes
-                if isinstance(n, music21.note.Note)
-            ]
-            if len(notes) >= 16:
-                rows.append(_muspy_row(notes, ts.numerator * 4 / ts.denominator))
-            if len(rows) >= count:
-                return np.asarray(rows)
-    return np.asarray(rows)
+#: Per-tune metrics of every folk tune of music21's corpus that records no licence
+#: restriction (O'Neill's 1850 and Ryan's Mammoth, 3,068 tunes of at least 16 notes), made
+#: by ``benchmarks/folk_corpus_metrics.py``: the same reference as bench_generation_quality.
+CORPUS_METRICS = Path(__file__).resolve().parent / "data" / "folk_corpus_metrics.json"
+
+
+def corpus_rows() -> np.ndarray:
+    tunes = json.loads(CORPUS_METRICS.read_text(encoding="utf-8"))["tunes"]
+    names = ("pitch_class_entropy", "scale_consistency", "groove_consistency")
+    return np.asarray([[tune[name] for name in names] for tune in tunes])
 
 
 def metrics_table(model: Path, seeds: int) -> str:
@@ -262,7 +256,7 @@ def metrics_table(model: Path, seeds: int) -> str:
             plan = make_plan(style, DRY, seed=seed, duration_s=60.0)
             rules_rows.append(_score_melody_row(compose(plan)))
             lm_rows.append(_score_melody_row(compose_lm(plan, model_dir=model)[0]))
-    corpus = corpus_rows(100)
+    corpus = corpus_rows()
     lm, rules = np.asarray(lm_rows), np.asarray(rules_rows)
     lines = [
         "| metric | corpus range (median) | rules: median, inside range, distance | "
@@ -280,7 +274,9 @@ def metrics_table(model: Path, seeds: int) -> str:
             m = np.median(ours[:, column])
             cells.append(f"{m:.3f}, {100 * inside:.0f}%, {abs(m - median):.3f}")
         lines.append(f"| {name} | {low:.3f}..{high:.3f} ({median:.3f}) | {cells[0]} | {cells[1]} |")
-    return "\n".join(lines) + f"\n\n{len(corpus)} O'Neill tunes; {len(lm)} pieces per backend."
+    return "\n".join(lines) + (
+        f"\n\n{len(corpus)} folk tunes (O'Neill's and Ryan's); {len(lm)} pieces per backend."
+    )
 
 
 def main() -> None:
