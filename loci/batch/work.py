@@ -148,9 +148,9 @@ def warm_up() -> None:
 
     A fresh process spends several seconds on its first render (imports, jieba's
     dictionaries, the HRTF's minimum-phase split, the sound font, loading compiled
-    kernels); done here, as the worker starts, it overlaps the batch's own start-up and
-    every job then takes the time of a warm render. Any failure is left for the jobs to
-    meet and report.
+    kernels). Done here, as each worker starts, the workers pay it side by side before
+    any job reaches them, and every job's recorded time is that of a warm render. Any
+    failure is left for the jobs to meet and report.
     """
     import tempfile
 
