@@ -22,7 +22,7 @@ from pathlib import Path
 
 from generation.lm.corpus import ReadReport, read_folder, relabel
 
-__all__ = ["COLLECTIONS", "read_default_corpus", "write_model_card"]
+__all__ = ["COLLECTIONS", "read_default_corpus", "record_base_training", "write_model_card"]
 
 #: music21 corpus folder -> (style, file pattern, source and licence).
 COLLECTIONS: dict[str, tuple[str, str, str]] = {
@@ -98,6 +98,44 @@ def _decode_speed(folder: Path, precision: str) -> float:
     return len(result.tokens) / (time.perf_counter() - started)
 
 
+#: What a continued model keeps of its base's training.json: how the base was made.
+_BASE_FIELDS = (
+    "command",
+    "config",
+    "train_pieces",
+    "train_tokens",
+    "steps",
+    "training_seconds",
+    "training_tokens_per_s",
+    "validation_loss_per_token",
+    "base_training",
+)
+
+
+def record_base_training(folder: Path, base: Path) -> None:
+    """Add the base model's own training record to ``folder/training.json``.
+
+    A model trained on from another (``--from``) then tells its whole history: each stage's
+    command, settings, steps, time and validation loss.
+    """
+    base_file = Path(base) / "training.json"
+    if not base_file.is_file():
+        return
+    base_info = json.loads(base_file.read_text(encoding="utf-8"))
+    info_path = Path(folder) / "training.json"
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    info["base_training"] = {k: base_info[k] for k in _BASE_FIELDS if k in base_info}
+    info_path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def _stages(info: dict) -> list[dict]:
+    """The training stages of a model, first first (its base's, then its own)."""
+    stages = [info]
+    while isinstance(stages[-1].get("base_training"), dict):
+        stages.append(stages[-1]["base_training"])
+    return stages[::-1]
+
+
 def write_model_card(folder: Path, quality: str = "") -> None:
     """Write ``README.md`` of a model folder from its ``training.json`` (and quality notes)."""
     info = json.loads((folder / "training.json").read_text(encoding="utf-8"))
@@ -107,6 +145,15 @@ def write_model_card(folder: Path, quality: str = "") -> None:
     speeds = info.get("decode_tokens_per_s", {})
     fp32, int8 = speeds.get("fp32", 0.0), speeds.get("int8", 0.0)
     loss, ngram = info["validation_loss_per_token"], info["ngram4_validation_loss_per_token"]
+    training = "\n\n".join(
+        f"{number}. `{stage.get('command', 'python -m generation.lm.train_default')}`: "
+        f"{stage['config']['epochs']} epochs, {stage['steps']} steps of about "
+        f"{stage['config']['batch_tokens']:,} tokens at a peak learning rate of "
+        f"{stage['config']['learning_rate']:g}; {stage['training_seconds'] / 60:.0f} minutes, "
+        f"{stage['training_tokens_per_s']:,.0f} tokens/s; validation loss "
+        f"{stage['validation_loss_per_token']:.4f} nats per token after it."
+        for number, stage in enumerate(_stages(info), start=1)
+    )
     card = f"""# The default music LM of genius-loci
 
 A GPT-2 ({arch["layers"]} layers x {arch["width"]}, {arch["heads"]} heads, context
@@ -132,14 +179,13 @@ MIT licence.
 
 ## Training
 
-    {info.get("command", "python -m generation.lm.train_default")}
+{training}
 
 {info["train_pieces"]:,} pieces ({info["train_tokens"]:,} tokens) for training,
-{info["validation_pieces"]} held out by piece; {info["config"]["epochs"]} epochs,
-{info["steps"]} steps of about {info["config"]["batch_tokens"]:,} tokens, AdamW (peak
-learning rate {info["config"]["learning_rate"]:g}, warm-up, cosine decay), dropout 0.1, one CPU
-thread at nice 10 on a shared 2-core machine: {info["training_seconds"] / 60:.0f} minutes,
-{info["training_tokens_per_s"]:,.0f} tokens/s.
+{info["validation_pieces"]} held out by piece (by a hash of their names: every stage holds
+out by the same rule, so none trained on a piece another held out); AdamW (warm-up,
+cosine decay), dropout 0.1, one CPU thread at nice 10 on a shared 2-core machine. Each
+stage's validation loss is on the pieces held out when it ran.
 
 ## Metrics
 
@@ -199,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         argv if argv is not None else sys.argv[1:]
     )
     info_path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    if args.base is not None:
+        record_base_training(args.out, args.base)
     # The TensorBoard logs stay out of the shipped folder.
     logs = args.out / "logs"
     if logs.is_dir():
