@@ -8,8 +8,9 @@ Run: ``pip install -e ".[bench,lm]" && python benchmarks/bench_lm_quality.py
 2. over ``--pieces`` plans cycling through every mode, the metres 4/4, 3/4, 6/8 and 2/4
    and the six genres (30 s each): melody notes in the plan's scale (and the allowed
    passing notes), bars of exactly the metre's length (from the tokens), music21's key
-   analysis of the LM's own parts (melody and bass, without the arranger's harmony)
-   naming the plan's key or an equivalent, and strong-beat melody notes on chord tones;
+   analysis naming the plan's key or an equivalent, of the whole piece and of the LM's
+   own parts alone (melody and bass, without the arranger's harmony), and strong-beat
+   melody notes on chord tones;
 3. conditioning heard: notes per quarter note at low vs high arousal, and mean melody
    pitch at low vs high register, each once through the whole plan (tokens and limits)
    and once through the conditioning tokens alone (the plan's limits unchanged);
@@ -86,6 +87,15 @@ def _lm_parts_key(score: Score, folder: Path) -> music21.key.Key:
     return music21.converter.parse(path).analyze("key")
 
 
+def _whole_score_key(score: Score, folder: Path) -> music21.key.Key:
+    """music21's key of the whole piece as written to score.mid (the LM's melody and bass
+    with the arranger's harmony; drums carry no pitch for the key-finder)."""
+    pitched = Score(plan=score.plan, parts=tuple(p for p in score.parts if p.stem.role != "drums"))
+    path = folder / "whole.mid"
+    write_midi(pitched, path)
+    return music21.converter.parse(path).analyze("key")
+
+
 def _bars_exact(tokens: tuple[str, ...], length: int) -> tuple[int, int]:
     good = total = 0
     for chunk in " ".join(tokens).split(" BAR ")[1:]:
@@ -97,7 +107,7 @@ def _bars_exact(tokens: tuple[str, ...], length: int) -> tuple[int, int]:
 
 
 def plan_adherence(model: Path, count: int) -> dict:
-    in_scale = notes = strong_chord = strong = key_hits = bars_ok = bars = 0
+    in_scale = notes = strong_chord = strong = key_hits = whole_hits = bars_ok = bars = 0
     regenerated = violations = 0
     interventions = choices = 0
     track_counts = [[0, 0], [0, 0]]
@@ -135,9 +145,12 @@ def plan_adherence(model: Path, count: int) -> dict:
             good, total = _bars_exact(report.token_strings, dplan.bar_length)
             bars_ok += good
             bars += total
+            allowed = equivalent_keys(plan.key_tonic, plan.mode)
             found = _lm_parts_key(score, Path(tmp))
-            hit = (found.tonic.pitchClass, found.mode) in equivalent_keys(plan.key_tonic, plan.mode)
+            hit = (found.tonic.pitchClass, found.mode) in allowed
             key_hits += hit
+            whole = _whole_score_key(score, Path(tmp))
+            whole_hits += (whole.tonic.pitchClass, whole.mode) in allowed
             if not hit:
                 misses.append(f"{plan.key} {plan.meter[0]}/{plan.meter[1]}: music21 {found}")
     return {
@@ -145,6 +158,7 @@ def plan_adherence(model: Path, count: int) -> dict:
         "notes in scale": (in_scale, notes),
         "bars of the metre's length": (bars_ok, bars),
         "key named (LM parts only)": (key_hits, count),
+        "key named (the whole piece, the arranger's harmony included)": (whole_hits, count),
         "strong-beat melody notes on chord tones": (strong_chord, strong),
         "phrases rewritten for originality": regenerated,
         "originality violations": violations,

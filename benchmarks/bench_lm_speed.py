@@ -33,7 +33,7 @@ from generation.lm.conditioning import decode_plan
 from generation.lm.constraints import ConstraintState, PlanLogitsProcessor
 from generation.lm.corpus import read_folder
 from generation.lm.dataset import batches, windows
-from generation.lm.decode import sample_piece
+from generation.lm.decode import SamplingSettings, sample_piece
 from generation.lm.model import load_model
 from generation.lm.vocab import Vocabulary
 from scene.environment import Environment, Feature
@@ -75,13 +75,16 @@ def decoding(model: Path, repeats: int) -> None:
             def generate(loaded=loaded, vocab=vocab, prompt=prompt, target=target):
                 # The state reads the prompt (the header) from input_ids itself.
                 processor = PlanLogitsProcessor([ConstraintState(dplan, vocab)], prompt_length=0)
+                # As long as the loop's piece, and never past the model's context.
+                room = loaded.model.config.n_positions - prompt.shape[1]
                 return loaded.model.generate(
                     prompt,
                     attention_mask=torch.ones_like(prompt),
                     logits_processor=[processor],
                     do_sample=True,
-                    top_p=0.95,
-                    max_new_tokens=2 * target,
+                    temperature=SamplingSettings().temperature,
+                    top_p=SamplingSettings().top_p,
+                    max_new_tokens=min(2 * target, room),
                     eos_token_id=vocab.eos_id,
                     pad_token_id=vocab.pad_id,
                 )

@@ -257,7 +257,8 @@ def test_logits_processor_works_inside_generate(tiny_model: Path) -> None:
 
 def test_a_copied_phrase_is_written_again(tiny_model: Path) -> None:
     loaded = load_model(tiny_model, precision="fp32")
-    dplan = decode_plan(_plan("a happy pop song", seed=5, duration_s=20.0))
+    # Long enough for a melody of more than 17 notes from any sampling settings.
+    dplan = decode_plan(_plan("a happy pop song", seed=5, duration_s=40.0))
     first = sample_piece(loaded, dplan, seed=5)
     melody = [note[2] for bar in first.melody for note in bar]
     # Pretend the first piece was a training piece: the same seed must now avoid it.
