@@ -5,16 +5,18 @@ room (RT60 about 0.9 s), 256-sample blocks at 48 kHz (5.33 ms), 1 s BRIRs; the l
 turns at 90 degrees per second and every source circles at 1 m/s, so that every block
 brings a new head pose and new source positions.
 
-Two renderers do the same job with the same filters, updated on the same schedule (the
-direct sound every block, reflections 100 times a second over all sources):
+Two renderers do the same job with the same filters (reflections updated 100 times a
+second over all sources in both):
 
 - genius-loci ``spatial.StreamRenderer``: per-source direct sound and reflections, one
   late tail shared by all sources, numba multiply-accumulate, only changed parts rendered
-  twice for the crossfade;
+  twice for the crossfade; a direct sound's delay line follows every block and its HRTF
+  filter is remade when its direction drifts by 1 degree or its level by 0.1 dB;
 - a plain numpy uniformly partitioned convolution: every source through its own 1 s BRIR
-  (early part plus its own copy of the tail), the delay line as a doubled ring buffer
-  (no copies), ``einsum`` multiply-accumulate, and a source whose filter changed rendered
-  through the old and the new filter for the crossfade.
+  (early part plus its own copy of the tail; the direct sound remade every block), the
+  delay line as a doubled ring buffer (no copies), ``einsum`` multiply-accumulate, and a
+  source whose filter changed rendered through the old and the new filter for the
+  crossfade.
 
 Time is CPU time of this process (``time.process_time``) with one BLAS thread: on a shared
 machine it is what one core spends, whatever else runs. "Real time" means CPU time per
