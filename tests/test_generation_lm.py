@@ -28,6 +28,7 @@ from generation.lm.decode import SamplingSettings, sample_piece  # noqa: E402
 from generation.lm.model import LMError, load_model, new_model  # noqa: E402
 from generation.lm.ngram import KneserNey  # noqa: E402
 from generation.lm.originality import RUN, OriginalityIndex  # noqa: E402
+from generation.lm.stepper import NumpyGPT2, TransformersStepper, make_stepper  # noqa: E402
 from generation.lm.vocab import (  # noqa: E402
     Vocabulary,
     bar_sixteenths,
@@ -218,6 +219,35 @@ def test_the_same_seed_gives_the_same_notes(tiny_model: Path) -> None:
     first = sample_piece(loaded, dplan, seed=11)
     assert sample_piece(loaded, dplan, seed=11).melody == first.melody
     assert sample_piece(loaded, dplan, seed=12).melody != first.melody
+
+
+def test_numpy_stepper_gives_transformers_logits(tiny_model: Path) -> None:
+    loaded = load_model(tiny_model, precision="fp32")
+    assert loaded.numpy_weights is not None
+    fast = NumpyGPT2(loaded.numpy_weights)
+    reference = TransformersStepper(loaded.model, "cpu")
+    ids = np.random.default_rng(0).integers(3, len(loaded.vocab), 100).tolist()
+    # A prompt, single tokens, a chunk, then a rollback and a different continuation.
+    steps = [ids[:30], [ids[30]], ids[31:36], *[[i] for i in ids[36:60]]]
+    with torch.inference_mode():
+        for chunk in steps:
+            np.testing.assert_allclose(fast.feed(chunk), reference.feed(chunk), atol=2e-5)
+        fast.crop(40)
+        reference.crop(40)
+        np.testing.assert_allclose(fast.feed(ids[60:70]), reference.feed(ids[60:70]), atol=2e-5)
+        assert fast.length == reference.length == 50
+        fast.reset()
+        reference.reset()
+        np.testing.assert_allclose(fast.feed(ids[:5]), reference.feed(ids[:5]), atol=2e-5)
+    with pytest.raises(ValueError, match="the context is 128"):
+        fast.feed(ids + ids)
+
+
+def test_stepper_falls_back_to_transformers_where_numpy_does_not_apply(tiny_model) -> None:
+    assert isinstance(make_stepper(load_model(tiny_model, precision="fp32")), NumpyGPT2)
+    int8 = load_model(tiny_model, precision="int8")
+    assert int8.numpy_weights is None
+    assert isinstance(make_stepper(int8), TransformersStepper)
 
 
 def test_int8_model_decodes_within_the_plan(tiny_model: Path) -> None:

@@ -1,9 +1,10 @@
 """Constrained sampling of one piece with a KV cache, phrase by phrase.
 
-A plain loop over ``past_key_values`` (measured 2.6x faster than ``generate`` for short
-pieces on the CPU): tokens the plan fixes (header, sections, bar lines, chords, the bass
-marker) are fed to the model together in one forward pass; every other token is sampled
-from the masked, temperature-scaled, top-p-truncated distribution with a seeded
+A plain loop over a key/value cache (:mod:`generation.lm.stepper`: on the CPU a numpy
+GPT-2, measured faster than transformers' ``generate``; see ``docs/performance.md``):
+tokens the plan fixes (header, sections, bar lines, chords, the bass marker) are fed to
+the model together in one forward pass; every other token is sampled from the masked,
+temperature-scaled, top-p-truncated distribution with a seeded
 ``torch.Generator``, so one seed gives one piece.
 
 After each phrase (up to a cadence bar), the melody so far is checked against the
@@ -26,6 +27,7 @@ from generation.lm.conditioning import DecodePlan
 from generation.lm.constraints import ConstraintState, PlanLogitsProcessor
 from generation.lm.model import LMError, LoadedModel
 from generation.lm.originality import RUN, OriginalityIndex
+from generation.lm.stepper import make_stepper
 
 __all__ = ["DecodeResult", "SamplingSettings", "sample_piece"]
 
@@ -115,11 +117,6 @@ class _Snapshot:
     counters: tuple[int, int, float, int]
 
 
-def _cache_of(output):
-    cache = getattr(output, "cache", None)
-    return output.past_key_values if cache is None else cache
-
-
 def _sample(logits: torch.Tensor, settings: SamplingSettings, generator, boost: float) -> int:
     scaled = logits / (settings.temperature + boost)
     probabilities = torch.softmax(scaled, dim=-1)
@@ -158,15 +155,14 @@ def sample_piece(
         The training melodies' index; None skips the check.
     """
     settings = settings or SamplingSettings()
-    model, vocab = loaded.model, loaded.vocab
-    device = loaded.device
+    vocab = loaded.vocab
+    stepper = make_stepper(loaded)
     generator = torch.Generator().manual_seed(int(seed))
     state = ConstraintState(plan, vocab)
     processor = PlanLogitsProcessor([state], prompt_length=0, strong_bias=settings.strong_bias)
     tokens: list[int] = []
     context: list[int] = []  # what the model has been fed, as ids
     fed = 0
-    past = None
     logits = None
     bar_ll: list[list[float]] = [[] for _ in plan.bars]
     regenerated = 0
@@ -209,7 +205,8 @@ def sample_piece(
                         while keep and len(header) + len(tokens) - keep[0] + 4 * bar_tokens > limit:
                             keep = keep[1:]
                         context = header + tokens[keep[0] if keep else len(tokens) :]
-                        past, fed = None, 0
+                        stepper.reset()
+                        fed = 0
                         reprimes += 1
                     snapshot = take_snapshot()
                     attempts, temperature_boost = 0, 0.0
@@ -218,13 +215,10 @@ def sample_piece(
             token = step.forced
             bar_index = state.bar
             if token is None:
-                # The model chooses: feed what it has not seen, then sample. The cache goes
-                # in second place: transformers 5.23 names it past_key_values, 5.25 cache.
-                out = model(torch.tensor([context[fed:]], device=device), past, use_cache=True)
+                # The model chooses: feed what it has not seen, then sample.
+                logits = stepper.feed(context[fed:])
                 passes += 1
-                past = _cache_of(out)
                 fed = len(context)
-                logits = out.logits[0, -1].float().cpu()
                 log_probs = torch.log_softmax(logits, dim=-1)
                 scores = logits.clone()
                 before = processor.interventions[0]
@@ -260,10 +254,8 @@ def sample_piece(
             del bar_starts[snapshot.counters[3] :]
             context = list(snapshot.context)
             fed = snapshot.fed
-            if fed == 0 or past is None:
-                past, fed = None, 0
-            elif past.get_seq_length() > fed:
-                past.crop(fed - past.get_seq_length())  # a negative count removes tokens
+            stepper.crop(min(fed, stepper.length))
+            fed = stepper.length
             bar_ll = [list(b) for b in snapshot.bar_ll]
             free, interventions, mass, _ = snapshot.counters
             processor.free_steps[0] = free

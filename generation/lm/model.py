@@ -49,6 +49,9 @@ class LoadedModel:
     device: str
     precision: str
     context: int
+    #: The float32 CPU weights as numpy arrays for the fast decoding path
+    #: (:class:`generation.lm.stepper.NumpyGPT2`); None where it does not apply.
+    numpy_weights: object | None = None
 
 
 @contextlib.contextmanager
@@ -184,6 +187,8 @@ def load_model(folder: Path, *, precision: Precision = "auto", device: str | Non
     elif precision == "fp16":
         model = model.half()
     model = model.to(device)
+    from generation.lm.stepper import gpt2_weights
+
     return LoadedModel(
         model=model,
         vocab=vocab,
@@ -193,6 +198,7 @@ def load_model(folder: Path, *, precision: Precision = "auto", device: str | Non
         device=device,
         precision=precision,
         context=int(model.config.n_positions),
+        numpy_weights=gpt2_weights(model),
     )
 
 
