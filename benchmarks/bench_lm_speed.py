@@ -3,10 +3,13 @@
 Run: ``python benchmarks/bench_lm_speed.py [--model assets/models/default]`` (one thread,
 as on a shared machine). Prints, side by side in one run:
 
-- the KV-cache decoding loop of ``generation.lm.decode`` in fp32 and int8 (Conv1D layers
+- the KV-cache decoding loop of ``generation.lm.decode`` in fp32 through the numpy GPT-2
+  (the default on the CPU) and through transformers' modules, and in int8 (Conv1D layers
   converted to Linear, then dynamic quantisation), against ``model.generate`` with the same
   ``PlanLogitsProcessor`` (what a transformers user would write): seconds for the melody
   and bass of a 60 s piece and tokens/s, the median of ``--repeats`` runs;
+- with ``--batch N`` (the default 64 where a CUDA GPU is present), N pieces at once through
+  ``generation.lm.batch_decode.sample_batch``;
 - training throughput of the default architecture (tokens/s, batches of 4,096 tokens);
 - ``loci train`` fine-tuning the model on 50 tunes of Ryan's Mammoth Collection for one
   epoch, wall-clock, reading the files included.
@@ -22,13 +25,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+
+# One BLAS thread for numpy, as torch gets one below: decoding is serial, the machine shared.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import music21
 import torch
 
 from generation import make_plan, understand
 from generation.lm import DEFAULT_MODEL_DIR
+from generation.lm.batch_decode import sample_batch
 from generation.lm.conditioning import decode_plan
 from generation.lm.constraints import ConstraintState, PlanLogitsProcessor
 from generation.lm.corpus import read_folder
@@ -66,8 +74,14 @@ def decoding(model: Path, repeats: int) -> None:
         seconds, result = _median_time(
             lambda loaded=loaded: sample_piece(loaded, dplan, seed=1), repeats
         )
-        rows.append((f"KV-cache loop, {precision}", seconds, len(result.tokens)))
+        path = "numpy GPT-2" if loaded.numpy_weights is not None else "transformers"
+        rows.append((f"KV-cache loop, {path}, {precision}", seconds, len(result.tokens)))
         if precision == "fp32":
+            hf = replace(loaded, numpy_weights=None)
+            hf_seconds, hf_result = _median_time(
+                lambda hf=hf: sample_piece(hf, dplan, seed=1), repeats
+            )
+            rows.append(("KV-cache loop, transformers, fp32", hf_seconds, len(hf_result.tokens)))
             vocab = loaded.vocab
             prompt = torch.tensor([vocab.encode(dplan.header())])
             target = len(result.tokens) - prompt.shape[1]
@@ -94,9 +108,28 @@ def decoding(model: Path, repeats: int) -> None:
     base = rows[0][1]
     for name, seconds, tokens in rows:
         print(
-            f"  {name:<34} {seconds:6.2f} s  {tokens / seconds:7.0f} tokens/s  "
+            f"  {name:<40} {seconds:6.2f} s  {tokens / seconds:7.0f} tokens/s  "
             f"x{base / seconds:.2f} vs fp32 loop"
         )
+
+
+def batch_decoding(model: Path, size: int) -> None:
+    """``size`` 60 s pieces at once through :func:`sample_batch` (fp16 on a CUDA GPU)."""
+    texts = ["a happy pop song", "a sad slow waltz in 3/4", "欢快的中国风笛子", "a jig in 6/8"]
+    plans = [
+        decode_plan(make_plan(understand(texts[row % 4]), DRY, seed=row, duration_s=60.0))
+        for row in range(size)
+    ]
+    loaded = load_model(model)
+    sample_batch(loaded, plans[: min(size, 4)], seed=0)  # warm-up
+    started = time.perf_counter()
+    results = sample_batch(loaded, plans, seed=1)
+    seconds = time.perf_counter() - started
+    tokens = sum(len(r.tokens) for r in results)
+    print(
+        f"  batch of {size} pieces, {loaded.device} {loaded.precision}: {seconds:.2f} s, "
+        f"{seconds / size:.3f} s a piece, {tokens / seconds:,.0f} tokens/s"
+    )
 
 
 def training(repeats: int) -> None:
@@ -163,9 +196,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=64 if torch.cuda.is_available() else 0,
+        help="pieces decoded at once by sample_batch (default 64 with a CUDA GPU, else none)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     decoding(args.model, args.repeats)
+    if args.batch:
+        batch_decoding(args.model, args.batch)
     training(args.repeats)
     fine_tune(args.model)
 

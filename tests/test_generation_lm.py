@@ -20,6 +20,7 @@ torch = pytest.importorskip("torch")
 from generation import make_plan, understand  # noqa: E402
 from generation.harmony import PARENT_MODE, SCALES, tonic_pitch_class  # noqa: E402
 from generation.lm import DEFAULT_MODEL_DIR  # noqa: E402
+from generation.lm.batch_decode import sample_batch  # noqa: E402
 from generation.lm.conditioning import decode_plan, plan_conditions  # noqa: E402
 from generation.lm.constraints import ConstraintState, PlanLogitsProcessor  # noqa: E402
 from generation.lm.corpus import estimate_key, read_folder  # noqa: E402
@@ -258,6 +259,28 @@ def test_int8_model_decodes_within_the_plan(tiny_model: Path) -> None:
         "Conv1D layers stay unquantised"
     )
     _check_piece(sample_piece(loaded, decode_plan(plan), seed=2), decode_plan(plan), plan)
+
+
+def test_a_batch_of_pieces_keeps_each_plan(tiny_model: Path) -> None:
+    loaded = load_model(tiny_model, precision="fp32")
+    texts = ["a happy pop song", "a sad slow waltz in 3/4", "欢快的中国风笛子", "a jig in 6/8"]
+    plans = [_plan(text, seed=row, duration_s=5.0) for row, text in enumerate(texts)]
+    # One piece too long for the 128-token context: the single-piece path writes it.
+    plans.append(_plan("a happy pop song", seed=4, duration_s=24.0))
+    dplans = [decode_plan(plan) for plan in plans]
+    results = sample_batch(loaded, dplans, seed=3)
+    assert len(results) == len(plans)
+    for result, dplan, plan in zip(results, dplans, plans, strict=True):
+        assert len(result.melody) == len(dplan.bars) == len(result.bar_log_likelihood)
+        _check_piece(result, dplan, plan)
+        assert result.tokens[-1] == "EOS" and result.free_steps > 0
+        assert all(ll <= 0 for ll in result.bar_log_likelihood if not np.isnan(ll))
+    batch_passes = {r.forward_passes for r in results[:4]}
+    assert len(batch_passes) == 1, "the batch rows share their model calls"
+    assert results[4].reprimes >= 1, "the long piece went through the single-piece path"
+    again = sample_batch(loaded, dplans, seed=3)
+    assert [r.melody for r in again] == [r.melody for r in results]
+    assert [r.melody for r in sample_batch(loaded, dplans, seed=4)] != [r.melody for r in results]
 
 
 def test_logits_processor_works_inside_generate(tiny_model: Path) -> None:
