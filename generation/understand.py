@@ -1,15 +1,16 @@
 """Instruction -> Style (S): what the words ask for, with the words that asked for it.
 
 Traditional Chinese is first converted to Simplified (OpenCC), then Chinese is segmented
-with jieba (the lexicon's words are added to its dictionary so that
-"海浪声" stays one word); English is split into lower-case word tokens. Degree words
-("very", "有点") scale the next content word, negations ("not", "不要") flip and damp it.
-Explicit values ("at 90 bpm", "每分钟90拍", "in D minor", "A小调", "3/4") are read by
-patterns first. An English word outside the lexicon is matched by meaning to the nearest
-instrument, genre, place or ambience word when the optional embedding model is installed
-(:mod:`generation.embedding`); failing that, a word of either language may borrow a mood
-(:mod:`generation.mood_fallback`: VADER's valence ratings, the characters of a Chinese
-word); a word still unmatched is reported, never fatal.
+with jieba (the lexicon's words are added to its dictionary so that "海浪声" stays one
+word; :mod:`generation.jieba_dictionary` keeps that dictionary on disk, and jieba is
+loaded only for text with Chinese characters); English is split into lower-case word
+tokens. Degree words ("very", "有点") scale the next content word, negations ("not", "不要")
+flip and damp it. Explicit values ("at 90 bpm", "每分钟90拍", "in D minor", "A小调", "3/4")
+are read by patterns first. An English word outside the lexicon is matched by meaning to
+the nearest instrument, genre, place or ambience word when the optional embedding model
+is installed (:mod:`generation.embedding`); failing that, a word of either language may
+borrow a mood (:mod:`generation.mood_fallback`: VADER's valence ratings, the characters
+of a Chinese word); a word still unmatched is reported, never fatal.
 """
 
 from __future__ import annotations
@@ -262,25 +263,12 @@ def _opencc():  # an opencc.OpenCC converter, built once
 
 @lru_cache(maxsize=1)
 def _jieba_tagger():  # jieba.posseg on the dictionary that knows the lexicon's words
-    import jieba.posseg
+    from generation.jieba_dictionary import load_tagger
 
-    _jieba()
-    return jieba.posseg
-
-
-@lru_cache(maxsize=1)
-def _jieba():
-    import logging
-
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
     words = [w for w in (*LEXICON, *DEGREE_WORDS, *NEGATION_WORDS) if _CJK.search(w)]
     # Longest first with a high frequency, so "海浪声" is kept whole and "不要" is one token.
-    for word in sorted(words, key=len, reverse=True):
-        jieba.add_word(word, freq=200_000)
-    return jieba
+    posseg, _ = load_tagger(sorted(words, key=len, reverse=True), freq=200_000)
+    return posseg
 
 
 def _is_content_word(token: str) -> bool:

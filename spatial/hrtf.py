@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from spatial import sofa_cache
 from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS, fractional_delay_kernel
 from spatial.types import SAMPLE_RATE
 
@@ -288,6 +289,10 @@ class Hrtf:
 def load_sofa(path: str | Path | None = None) -> Hrtf:
     """Read a SOFA ``SimpleFreeFieldHRIR`` file and resample it to 48 kHz.
 
+    The arrays read and their minimum-phase split are kept in the project's cache folder
+    (:mod:`spatial.sofa_cache`): a later process that reads the same file gets the same
+    arrays, bit for bit, without reading it again.
+
     Parameters
     ----------
     path
@@ -309,6 +314,36 @@ def load_sofa(path: str | Path | None = None) -> Hrtf:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"HRTF file {str(path)!r} does not exist; give a SOFA (.sofa) file")
+    key = _cache_key(path)
+    cached = sofa_cache.read(key) if key is not None else None
+    if cached is None:
+        cached = _read_sofa(path)
+        if key is not None:
+            sofa_cache.write(key, cached)
+    hrtf = Hrtf(
+        directions=cached.directions,
+        hrirs=cached.hrirs,
+        source=f"{path.name}"
+        + (f" ({cached.title})" if cached.title else "")
+        + f", {cached.rate} Hz -> 48000 Hz",
+    )
+    # What the cached property ``_split`` would compute from these very responses.
+    minimum, delays = cached.minimum_phase, cached.delays_samples
+    minimum.setflags(write=False)
+    delays.setflags(write=False)
+    hrtf.__dict__["_split"] = (minimum, delays)
+    return hrtf
+
+
+def _cache_key(path: Path) -> str | None:
+    # This module's source stands for the code that reads and splits (any edit here makes
+    # new cache entries); the constants it uses from elsewhere are written out.
+    parameters = f"rate {SAMPLE_RATE}|itd band {ITD_BAND_HZ}|log floor {_LOG_FLOOR!r}"
+    return sofa_cache.sofa_key(path, parameters, code=Path(__file__))
+
+
+def _read_sofa(path: Path) -> sofa_cache.SofaArrays:
+    """Read and check the file, resample it to 48 kHz and split each response."""
     import sofar
 
     try:
@@ -339,11 +374,16 @@ def load_sofa(path: str | Path | None = None) -> Hrtf:
 
         divisor = gcd(SAMPLE_RATE, rate)
         data = resample_poly(data, SAMPLE_RATE // divisor, rate // divisor, axis=-1)
-    title = str(getattr(sofa, "GLOBAL_Title", "")).strip()
-    return Hrtf(
-        directions=directions,
-        hrirs=data.astype(np.float32),
-        source=f"{path.name}" + (f" ({title})" if title else "") + f", {rate} Hz -> 48000 Hz",
+    # Checked (shapes, finite values) and converted exactly as the Hrtf will hold them.
+    checked = Hrtf(directions=directions, hrirs=data.astype(np.float32))
+    minimum, delays = checked._split
+    return sofa_cache.SofaArrays(
+        directions=checked.directions,
+        hrirs=checked.hrirs,
+        minimum_phase=minimum,
+        delays_samples=delays,
+        title=str(getattr(sofa, "GLOBAL_Title", "")).strip(),
+        rate=rate,
     )
 
 

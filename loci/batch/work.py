@@ -146,11 +146,12 @@ _WARM_UP_SCENE = {
 def warm_up() -> None:
     """Render a two-second scene into a temporary folder and throw it away.
 
-    A fresh process spends several seconds on its first render (imports, jieba's
-    dictionaries, the HRTF's minimum-phase split, the sound font, loading compiled
-    kernels). Done here, as each worker starts, the workers pay it side by side before
-    any job reaches them, and every job's recorded time is that of a warm render. Any
-    failure is left for the jobs to meet and report.
+    A fresh process spends seconds on its first render (imports, jieba's dictionaries and
+    the HRTF's minimum-phase split, both read from the cache folder after the first time
+    (:mod:`assets.cache`), the sound font, loading compiled kernels). Done here, as each
+    worker starts, the workers pay it side by side before any job reaches them, and every
+    job's recorded time is that of a warm render. Any failure is left for the jobs to meet
+    and report.
     """
     import tempfile
 
