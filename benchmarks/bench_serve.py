@@ -1,7 +1,7 @@
 """``loci serve`` under load: capacity, motion to sound, and misbehaving clients.
 
-    python benchmarks/bench_serve.py capacity [--seconds 20] [--max 12]
-    python benchmarks/bench_serve.py load [--seconds 60] [--clients 32] [--bad 4]
+    python benchmarks/bench_serve.py capacity [--seconds 20] [--max 12] [--processes N]
+    python benchmarks/bench_serve.py load [--seconds 60] [--clients 32] [--bad 4] [--processes N]
 
 ``capacity``: N head-tracked sessions (8 source slots each, 256-sample blocks, poses at
 60 Hz, a small room), N = 1, 2, 3, ... until a session's blocks miss their deadline more
@@ -58,16 +58,44 @@ def _metrics(base: str) -> dict[str, float]:
     return values
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process under it (a cluster's workers, generation workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().split(")")[-1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
+
+
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of the server: all its processes."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().split(")")[-1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
+    """Resident memory of the server: all its processes, MB."""
+    total = 0.0
+    for member in _tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
+    return total
 
 
 async def _listener(base, seconds, *, place, instruction, seed, pose_hz, block_size=BLOCK):
@@ -187,7 +215,10 @@ def capacity(args: argparse.Namespace) -> None:
     per_session: list[float] = []
     print(f"load average before: {os.getloadavg()[0]:.1f} (two cores, shared)")
     for n in range(1, args.max + 1):
-        with server_process("--max-sessions", str(n + 2)) as (base, pid):
+        with server_process("--max-sessions", str(n + 2), "--processes", str(args.processes)) as (
+            base,
+            pid,
+        ):
             time.sleep(8)  # the generation worker warms up
             cpu0, wall0 = _cpu_s(pid), time.monotonic()
 
@@ -322,7 +353,9 @@ def load(args: argparse.Namespace) -> None:
     )
     figures = {}
     for label, bad in (("alone", 0), ("with misbehaving clients", args.bad)):
-        with server_process("--max-sessions", str(args.clients + 8)) as (base, pid):
+        with server_process(
+            "--max-sessions", str(args.clients + 8), "--processes", str(args.processes)
+        ) as (base, pid):
             time.sleep(8)
 
             async def warm(base=base):
@@ -383,12 +416,14 @@ def main() -> None:
     cap = commands.add_parser("capacity")
     cap.add_argument("--seconds", type=float, default=20.0)
     cap.add_argument("--max", type=int, default=12)
+    cap.add_argument("--processes", type=int, default=1, help="loci serve --processes")
     cap.set_defaults(run=capacity)
     stress = commands.add_parser("load")
     stress.add_argument("--seconds", type=float, default=60.0)
     stress.add_argument("--clients", type=int, default=32)
     stress.add_argument("--bad", type=int, default=4)
     stress.add_argument("--block", type=int, default=1024)
+    stress.add_argument("--processes", type=int, default=1, help="loci serve --processes")
     stress.set_defaults(run=load)
     args = parser.parse_args()
     args.run(args)

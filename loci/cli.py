@@ -194,6 +194,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="generation worker processes (default 1)"
     )
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help=(
+            "processes that render sessions, each on a core of its own; the connections are "
+            "shared out by their sessions (default 1)"
+        ),
+    )
     serve.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
     serve.set_defaults(run=_run_serve)
 
@@ -473,6 +482,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         return _fail_input(f"--max-sessions: got {args.max_sessions}; must be >= 1")
     if args.workers < 0:
         return _fail_input(f"--workers: got {args.workers}; must be >= 0")
+    if not 1 <= args.processes <= 64:
+        return _fail_input(f"--processes: got {args.processes}; must be in 1..64")
     if args.soundfont is not None and not args.soundfont.is_file():
         return _fail_input(f"--soundfont: got {str(args.soundfont)!r}; no such file")
     if args.token is not None and len(args.token) < 8:
@@ -488,7 +499,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         soundfont=None if args.soundfont is None else str(args.soundfont.resolve()),
     )
     print(f"loci serve: http://{args.host}:{args.port}/ (WebSocket /v1/session)", flush=True)
-    serve(config, host=args.host, port=args.port)
+    serve(config, host=args.host, port=args.port, processes=args.processes)
     return EXIT_OK
 
 

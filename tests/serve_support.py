@@ -46,7 +46,8 @@ def server_process(*args: str, timeout_s: float = 90.0) -> Iterator[tuple[str, i
     """``loci serve``'s app in a process of its own on 127.0.0.1 (a free port), as a user
     runs it: yields (host:port, pid), then stops it (SIGTERM, then SIGKILL after 20 s).
 
-    ``args`` are this module's command-line options: --token, --max-sessions, --workers.
+    ``args`` are this module's command-line options: --token, --max-sessions, --workers,
+    --processes.
     """
     import subprocess
     import sys
@@ -88,12 +89,24 @@ def _main() -> None:
     parser.add_argument("--max-sessions", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--pose-rate", type=float, default=250.0)
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
     config = ServeConfig(
         token=args.token,
         workers=args.workers,
         limits=Limits(max_sessions=args.max_sessions, pose_rate_hz=args.pose_rate),
     )
+    if args.processes > 1:
+        from loci.serve.cluster import serve_cluster
+
+        serve_cluster(
+            config,
+            host="127.0.0.1",
+            port=0,
+            processes=args.processes,
+            on_listening=lambda port: print(f"PORT {port}", flush=True),
+        )
+        return
     server = uvicorn.Server(uvicorn_config(config, host="127.0.0.1", port=0))
 
     async def run() -> None:

@@ -314,3 +314,53 @@ def test_clients_that_vanish_mid_stream_leave_nothing_behind(server):
     _, body = _get(f"http://{server}/metrics", {"Authorization": "Bearer s3cret-token"})
     assert "loci_sessions 0" in body
     assert "loci_cached_bars 0" in body  # their music is let go with the last of them
+
+
+def test_sessions_are_shared_out_over_processes():
+    """``--processes 2``: the parent hands each connection to the worker with the fewest
+    sessions; the session limit, /healthz and /metrics count every process."""
+    with server_process("--processes", "2", "--max-sessions", "3") as (base, _pid):
+
+        async def run():
+            opened = []
+            try:
+                # Hand-overs within seconds of each other are balanced by their count.
+                for seed in range(3):
+                    manager = connect(f"ws://{base}/v1/session", instruction="calm", seed=seed)
+                    opened.append((manager, await manager.__aenter__()))
+                with pytest.raises(ServerError, match="server_full: this server serves at most 3"):
+                    async with connect(f"ws://{base}/v1/session"):
+                        pass
+                blocks = [len([b async for b in c.audio(seconds=0.5)]) for _, c in opened]
+                health = json.loads(_get(f"http://{base}/healthz")[1])
+                await asyncio.sleep(1.5)  # every process writes its metrics once a second
+                metrics = _get(f"http://{base}/metrics")[1]
+                return blocks, health, metrics
+            finally:
+                for manager, _ in reversed(opened):
+                    await manager.__aexit__(None, None, None)
+
+        blocks, health, metrics = asyncio.run(run())
+    assert all(count >= 60 for count in blocks), blocks  # about 94 blocks in 0.5 s
+    assert health["processes"] == 2 and health["sessions"] == 3
+    assert sorted(health["sessions_per_process"]) == [1, 2]
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line[:1] != "#")
+    assert float(values["loci_sessions"]) == 3
+    assert float(values['loci_sessions_refused_total{code="server_full"}']) == 1
+    assert float(values["loci_blocks_rendered_total"]) >= sum(blocks)
+
+
+def test_a_session_renderer_has_rendered_before_its_stream_starts():
+    """Its first, costly block (reflections, filter state) is off the audio clock."""
+    from loci.serve.app import _primed_renderer
+
+    calls = []
+
+    class Recorder:
+        def process(self, blocks):
+            calls.append(blocks.copy())
+            return np.zeros((2, blocks.shape[1]), dtype=np.float32)
+
+    renderer = _primed_renderer(lambda room, **options: Recorder(), None, sources=8, block_size=256)
+    assert isinstance(renderer, Recorder)
+    assert len(calls) == 1 and calls[0].shape == (8, 256) and not calls[0].any()

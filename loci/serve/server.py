@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from loci.serve.app import RendererFactory, ServeConfig, create_app
+
+if TYPE_CHECKING:
+    from loci.serve.cluster import Cluster
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "serve", "uvicorn_config"]
 
@@ -19,12 +24,14 @@ def uvicorn_config(
     port: int = DEFAULT_PORT,
     renderer_factory: RendererFactory | None = None,
     log_level: str = "warning",
+    cluster: Cluster | None = None,
 ):
-    """The uvicorn configuration of a server (for :func:`serve` and for tests)."""
+    """The uvicorn configuration of a server (for :func:`serve`, the cluster's workers and
+    tests)."""
     import uvicorn
 
     return uvicorn.Config(
-        create_app(config, renderer_factory=renderer_factory),
+        create_app(config, renderer_factory=renderer_factory, cluster=cluster),
         host=host,
         port=port,
         log_level=log_level,
@@ -45,8 +52,15 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     renderer_factory: RendererFactory | None = None,
+    processes: int = 1,
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted, from one process or (``processes`` > 1) several: see
+    :mod:`loci.serve.cluster`."""
+    if processes > 1:
+        from loci.serve.cluster import serve_cluster
+
+        serve_cluster(config, host=host, port=port, processes=processes)
+        return
     import uvicorn
 
     uvicorn.Server(
