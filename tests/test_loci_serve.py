@@ -364,3 +364,43 @@ def test_a_session_renderer_has_rendered_before_its_stream_starts():
     renderer = _primed_renderer(lambda room, **options: Recorder(), None, sources=8, block_size=256)
     assert isinstance(renderer, Recorder)
     assert len(calls) == 1 and calls[0].shape == (8, 256) and not calls[0].any()
+
+
+def test_the_audio_clock_keeps_no_session_that_ended():
+    """An ended session (its renderer, its music: tens of MB) is freed while the clock
+    waits for the next one."""
+    import gc
+    import weakref
+
+    from loci.serve.session import AudioEngine
+
+    class Stream:
+        on_failure = None
+        start_time = 0.0
+        rendered = 0
+
+        @property
+        def due(self) -> float:
+            return self.start_time + self.rendered * 0.005
+
+        def render_due(self, now: float) -> None:
+            while self.due <= now:
+                self.rendered += 1
+
+    async def run():
+        engine = AudioEngine()
+        clock = asyncio.create_task(engine.run())
+        stream = Stream()
+        engine.add(stream)
+        await asyncio.sleep(0.05)
+        assert stream.rendered >= 5
+        engine.remove(stream)
+        await asyncio.sleep(0.05)  # the clock now waits for a session
+        gone = weakref.ref(stream)
+        del stream
+        gc.collect()
+        alive = gone() is not None
+        clock.cancel()
+        return alive
+
+    assert not asyncio.run(run())

@@ -216,6 +216,17 @@ class AudioEngine:
         if session in self.sessions:
             self.sessions.remove(session)
 
+    def _render_due(self, now: float) -> None:
+        # A method of its own: a loop variable in run() would keep the last session (its
+        # renderer, its music) alive while the clock waits, long after it ended.
+        for session in list(self.sessions):
+            try:
+                session.render_due(now)
+            except Exception as error:  # one broken session must not stop the others
+                self.remove(session)
+                if session.on_failure is not None:
+                    session.on_failure(error)
+
     async def run(self) -> None:
         """Render forever (until cancelled)."""
         while True:
@@ -223,14 +234,7 @@ class AudioEngine:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            now = time.monotonic()
-            for session in list(self.sessions):
-                try:
-                    session.render_due(now)
-                except Exception as error:  # one broken session must not stop the others
-                    self.remove(session)
-                    if session.on_failure is not None:
-                        session.on_failure(error)
+            self._render_due(time.monotonic())
             if self.sessions:
                 wait = min(s.due for s in self.sessions) - time.monotonic()
                 await asyncio.sleep(max(0.0, wait))
