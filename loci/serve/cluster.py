@@ -1,7 +1,7 @@
 """Serve from several processes: ``loci serve --processes N``.
 
-One server process renders the audio of all its sessions on one event-loop thread (about
-a third of a core a session here), so it holds as many sessions as one core does. With
+One server process renders the audio of all its sessions on one event-loop thread (30 to
+40% of a core a session here), so it holds as many sessions as one core does. With
 ``N`` processes, a parent accepts every connection and hands the socket itself (over a
 Unix socket, ``SCM_RIGHTS``) to the worker with the fewest sessions; each worker is a
 whole server (the app, its audio clock, its generation pool) without a listening socket
