@@ -158,6 +158,22 @@ def test_the_server_binds_loopback_by_default():
     assert args.port == 8765 and args.token is None
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--processes", "0"], "--processes: got 0; must be in 1..64"),
+        (["--processes", "65"], "--processes: got 65; must be in 1..64"),
+        (["--max-sessions", "0"], "--max-sessions: got 0; must be >= 1"),
+        (["--port", "0"], "--port: got 0; must be in 1..65535"),
+    ],
+)
+def test_bad_serve_options_are_refused_before_anything_starts(option, message, capsys):
+    from loci.cli import EXIT_BAD_INPUT, main
+
+    assert main(["serve", *option]) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+
+
 # --- a live server -------------------------------------------------------------------------
 
 

@@ -138,36 +138,38 @@ def _replay(
     """A row's record, from its tokens and the model's unconstrained logits; None when the
     piece did not end within the context."""
     vocab = loaded.vocab
+    header = vocab.encode(plan.header())
     state = ConstraintState(plan, vocab)
-    for token in vocab.encode(plan.header()):
+    for token in header:
         state.consume(token)
+    # The same counting as sample_piece's: the processor's, on the unconstrained logits.
+    counter = PlanLogitsProcessor([state], prompt_length=0)
     bar_ll: list[list[float]] = [[] for _ in plan.bars]
     by_track = {"melody": [0, 0], "bass": [0, 0]}
-    masked = 0.0
-    tokens = list(vocab.encode(plan.header()))
+    tokens = list(header)
     for index, token in enumerate(written):
         if state.done:
             break
         step = state.step()
         if step.forced is None:
-            log_probs = torch.log_softmax(logits[index], dim=-1)
+            before = counter.interventions[0]
+            counter.apply(0, step, logits[index].clone())
             by_track[state.track][0] += 1
-            by_track[state.track][1] += int(int(torch.argmax(log_probs)) not in step.allowed)
-            masked += float(1.0 - log_probs[torch.from_numpy(step.allowed)].exp().sum())
-            bar_ll[state.bar].append(float(log_probs[token]))
+            by_track[state.track][1] += counter.interventions[0] - before
+            bar_ll[state.bar].append(float(torch.log_softmax(logits[index], dim=-1)[token]))
         state.consume(token)
         tokens.append(token)
     if not state.done:
         return None
-    free = by_track["melody"][0] + by_track["bass"][0]
+    free = counter.free_steps[0]
     return DecodeResult(
         melody=tuple(tuple(b) for b in state.melody),
         bass=tuple(tuple(b) for b in state.bass),
         tokens=tuple(vocab.decode(tokens)),
         bar_log_likelihood=tuple(float(np.mean(b)) if b else math.nan for b in bar_ll),
         free_steps=free,
-        interventions=by_track["melody"][1] + by_track["bass"][1],
-        masked_mass=masked / max(free, 1),
+        interventions=counter.interventions[0],
+        masked_mass=counter.masked_mass[0] / max(free, 1),
         regenerated_phrases=0,
         originality_violations=0,
         forward_passes=steps,

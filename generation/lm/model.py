@@ -15,9 +15,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from generation.lm.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from generation.lm.stepper import GPT2Weights
 
 __all__ = [
     "MODEL_FILE",
@@ -51,7 +54,7 @@ class LoadedModel:
     context: int
     #: The float32 CPU weights as numpy arrays for the fast decoding path
     #: (:class:`generation.lm.stepper.NumpyGPT2`); None where it does not apply.
-    numpy_weights: object | None = None
+    numpy_weights: GPT2Weights | None = None
 
 
 @contextlib.contextmanager

@@ -23,7 +23,14 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["NumpyGPT2", "Stepper", "TransformersStepper", "gpt2_weights", "make_stepper"]
+__all__ = [
+    "GPT2Weights",
+    "NumpyGPT2",
+    "Stepper",
+    "TransformersStepper",
+    "gpt2_weights",
+    "make_stepper",
+]
 
 
 class Stepper(Protocol):

@@ -136,17 +136,11 @@ def serve_cluster(
         raise ValueError("--processes: handing connections to workers needs a Unix system")
     listener = socket.create_server((host, port), backlog=128)
     port = listener.getsockname()[1]
-    folder = tempfile.mkdtemp(prefix="loci-serve-")
-    context = multiprocessing.get_context("spawn")
-    loads = context.Array("i", processes, lock=False)
     stopping = []
     previous = signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    workers: list[_Worker] = []
+    pool = _Pool(config, host, port, processes)
     try:
-        for index in range(processes):
-            workers.append(_start(context, config, host, port, index, loads, folder))
-        for worker in workers:
-            _wait_ready(worker)
+        pool.start()
         if on_listening is not None:
             on_listening(port)
         listener.settimeout(0.5)
@@ -154,37 +148,108 @@ def serve_cluster(
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
-                _restart_dead(workers, context, config, host, port, loads, folder)
+                pool.restart_dead()
                 continue
             with connection:
-                _hand_over(connection, workers, loads, context, config, host, port, folder)
+                pool.hand_over(connection)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
         listener.close()
-        _stop(workers)
-        shutil.rmtree(folder, ignore_errors=True)
+        pool.stop()
 
 
-def _hand_over(connection, workers, loads, context, config, host, port, folder) -> None:
-    now = time.monotonic()
-    for worker in workers:
-        while worker.handed and now - worker.handed[0] > _RECENT_S:
-            worker.handed.popleft()
-    # Fewest sessions, counting recent hand-overs; on a tie, the one handed least lately.
-    ranked = sorted(
-        workers,
-        key=lambda w: (loads[w.index] + len(w.handed), w.handed[-1] if w.handed else 0.0),
-    )
-    for worker in ranked:
-        try:
-            socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
-        except OSError:
-            _replace(workers, worker.index, context, config, host, port, loads, folder)
-            continue
-        worker.handed.append(now)
-        return
+class _Pool:
+    """The parent's side of the workers: starts, balances, restarts and stops them."""
+
+    def __init__(self, config: ServeConfig, host: str, port: int, processes: int) -> None:
+        self.config, self.host, self.port = config, host, port
+        self.folder = tempfile.mkdtemp(prefix="loci-serve-")
+        self.context = multiprocessing.get_context("spawn")
+        self.loads = self.context.Array("i", processes, lock=False)
+        self.processes = processes
+        self.workers: list[_Worker] = []
+
+    def start(self) -> None:
+        """Start every worker and wait until each serves."""
+        for index in range(self.processes):  # one by one: stop() reaches those started
+            self.workers.append(self._start(index))
+        for worker in self.workers:
+            _wait_ready(worker)
+
+    def hand_over(self, connection: socket.socket) -> None:
+        """Give ``connection`` to the worker with the fewest sessions."""
+        now = time.monotonic()
+        for worker in self.workers:
+            while worker.handed and now - worker.handed[0] > _RECENT_S:
+                worker.handed.popleft()
+        # Fewest sessions, counting recent hand-overs; on a tie, the one handed least lately.
+        ranked = sorted(
+            self.workers,
+            key=lambda w: (self.loads[w.index] + len(w.handed), w.handed[-1] if w.handed else 0.0),
+        )
+        for worker in ranked:
+            try:
+                socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
+            except OSError:
+                self._replace(worker.index)
+                continue
+            worker.handed.append(now)
+            return
+
+    def restart_dead(self) -> None:
+        """Start again each worker that has stopped."""
+        for worker in list(self.workers):
+            if not worker.process.is_alive():
+                print(
+                    f"loci serve: worker {worker.index} stopped (exit "
+                    f"{worker.process.exitcode}); starting it again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self._replace(worker.index)
+
+    def stop(self) -> None:
+        """Close the workers' channels, wait for them to finish, kill what has not."""
+        for worker in self.workers:
+            with contextlib.suppress(OSError):
+                worker.channel.close()  # the worker's cue to finish its sessions and exit
+        deadline = time.monotonic() + _STOP_GRACE_S
+        for worker in self.workers:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=5)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _replace(self, index: int) -> None:
+        old = self.workers[index]
+        with contextlib.suppress(OSError):
+            old.channel.close()
+        if old.process.is_alive():
+            old.process.kill()
+        old.process.join(timeout=5)
+        self.loads[index] = 0
+        self.workers[index] = self._start(index)
+
+    def _start(self, index: int) -> _Worker:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        process = self.context.Process(
+            target=_worker_main,
+            args=(
+                self.config,
+                self.host,
+                self.port,
+                Cluster(index, self.loads, self.folder),
+                theirs,
+            ),
+            name=f"loci-serve-{index}",
+            daemon=False,
+        )
+        process.start()
+        theirs.close()
+        return _Worker(index, process, ours, deque())
 
 
 def _wait_ready(worker: _Worker, timeout_s: float = 300.0) -> None:
@@ -199,54 +264,6 @@ def _wait_ready(worker: _Worker, timeout_s: float = 300.0) -> None:
         raise RuntimeError(
             f"loci serve: worker {worker.index} did not start (exit {worker.process.exitcode})"
         )
-
-
-def _restart_dead(workers, context, config, host, port, loads, folder) -> None:
-    for worker in list(workers):
-        if not worker.process.is_alive():
-            print(
-                f"loci serve: worker {worker.index} stopped (exit {worker.process.exitcode}); "
-                "starting it again",
-                file=sys.stderr,
-                flush=True,
-            )
-            _replace(workers, worker.index, context, config, host, port, loads, folder)
-
-
-def _replace(workers, index, context, config, host, port, loads, folder) -> None:
-    old = workers[index]
-    with contextlib.suppress(OSError):
-        old.channel.close()
-    if old.process.is_alive():
-        old.process.kill()
-    old.process.join(timeout=5)
-    loads[index] = 0
-    workers[index] = _start(context, config, host, port, index, loads, folder)
-
-
-def _start(context, config, host, port, index, loads, folder) -> _Worker:
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    process = context.Process(
-        target=_worker_main,
-        args=(config, host, port, Cluster(index, loads, folder), theirs),
-        name=f"loci-serve-{index}",
-        daemon=False,
-    )
-    process.start()
-    theirs.close()
-    return _Worker(index, process, ours, deque())
-
-
-def _stop(workers: list[_Worker]) -> None:
-    for worker in workers:
-        with contextlib.suppress(OSError):
-            worker.channel.close()  # the worker's cue to finish its sessions and exit
-    deadline = time.monotonic() + _STOP_GRACE_S
-    for worker in workers:
-        worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join(timeout=5)
 
 
 # --- in a worker ----------------------------------------------------------------------------
