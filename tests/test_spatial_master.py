@@ -107,3 +107,17 @@ def test_bad_options() -> None:
         master(mix, target_lufs=float("nan"))
     with pytest.raises(ValueError, match="sample_rate=0"):
         master(mix, sample_rate=0)
+
+
+@pytest.mark.parametrize("n", [1, 7, 2047, 2049, 48_000])
+def test_sample_peaks_are_resample_polys_sub_sample_peaks(n: int) -> None:
+    from spatial.master import sample_peaks, true_peak_dbtp
+
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((2, n))
+    x[1, n // 2] = 4.0  # a lone spike: its sub-samples ring on both sides
+    expected = np.abs(resample_poly(x, 4, 1, axis=-1)).reshape(2, n, 4).max(axis=(0, 2))
+    got = sample_peaks(x)
+    assert got.shape == (n,)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6 * expected.max())
+    assert true_peak_dbtp(x) == pytest.approx(_true_peak_dbtp(x), abs=1e-5)
