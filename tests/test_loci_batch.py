@@ -106,6 +106,14 @@ def test_folder_batch_renders_every_scene_and_writes_ledger_and_report(
     assert text.count("<svg") == 2 and "RT60" in text
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     assert summary.startswith("batch: 2 done, 0 skipped, 0 failed of 2 jobs")
+    # Each worker measured its mix's envelope; the report draws it from the ledger.
+    from loci.batch.report import envelope_svg, peak_envelope
+
+    for record in records:
+        wav = out / record["job"] / "mix.wav"
+        assert record["envelope"] == peak_envelope(wav)
+        assert len(record["envelope"]) == 120 and 0.0 < max(record["envelope"]) <= 10 ** (-1 / 20)
+        assert envelope_svg(record["envelope"]) in text
 
 
 def test_manifest_variants_render_into_their_own_folders_with_different_audio(

@@ -48,6 +48,7 @@ def make_record(outcome: JobOutcome, *, input_hash: str, attempts: int, scene: P
         "scene": str(scene),
         "worker_pid": outcome.worker_pid,
         "worker_rss_mb": outcome.worker_rss_mb,
+        "envelope": list(outcome.envelope) if outcome.envelope is not None else None,
     }
 
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from loci.batch.ledger import latest_records, read_records
 
-__all__ = ["waveform_svg", "write_report"]
+__all__ = ["envelope_svg", "peak_envelope", "waveform_svg", "write_report"]
 
 _EXPLANATION_LINES = 3
 _THUMB_COLUMNS = 120
@@ -74,7 +74,7 @@ def _row(out_root: Path, name: str, status: str, record: dict | None, *, origin:
     ok = status in ("ok", "skipped")
     explanation = _explanation(folder / "plan.json") if ok else []
     rt60 = _rt60(folder / "environment.json") if ok else None
-    wave = waveform_svg(folder / "mix.wav") if ok else ""
+    wave = _thumbnail(record.get("envelope"), folder / "mix.wav") if ok else ""
     audio = (
         f'<audio controls preload="none" src="{html.escape(quote(name + "/mix.wav"))}"></audio>'
         if ok
@@ -138,23 +138,47 @@ def _page(plan, rows: list[str], latest: dict[str, dict], *, total_seconds: floa
 
 def waveform_svg(wav: Path, *, columns: int = _THUMB_COLUMNS) -> str:
     """A small inline SVG of a WAV file's peak envelope (both channels); '' if unreadable."""
+    peaks = peak_envelope(wav, columns=columns)
+    return envelope_svg(peaks) if peaks is not None else ""
+
+
+def peak_envelope(wav: Path, *, columns: int = _THUMB_COLUMNS) -> list[float] | None:
+    """Peak of ``|x|`` over both channels in ``columns`` equal spans of a WAV file.
+
+    Parameters
+    ----------
+    wav
+        The audio file.
+    columns
+        Spans, left to right; the last few samples (fewer than ``columns``) are left out.
+
+    Returns
+    -------
+    list of float or None
+        ``columns`` linear peaks (full scale 1), rounded to 4 decimals; None when the file
+        is unreadable or shorter than ``columns`` samples.
+    """
     import numpy as np
     import soundfile as sf
 
     try:
         audio, _rate = sf.read(wav, dtype="float32", always_2d=True)
     except (OSError, RuntimeError, sf.LibsndfileError):
-        return ""
+        return None
     if audio.shape[0] < columns:
-        return ""
-    # Whole columns of samples (the last few samples left out): one reduction, no loop.
+        return None
+    # Whole columns of samples: one reduction, no loop.
     frames = audio[: audio.shape[0] // columns * columns].reshape(columns, -1)
-    peaks = np.abs(frames).max(axis=1)
-    peaks = peaks / max(float(peaks.max()), 1e-9)
+    return [round(float(p), 4) for p in np.abs(frames).max(axis=1)]
+
+
+def envelope_svg(peaks: list[float]) -> str:
+    """The inline SVG of a peak envelope (from :func:`peak_envelope`), scaled to its maximum."""
+    top = max(max(peaks, default=0.0), 1e-9)
     mid = _THUMB_H / 2
-    step = _THUMB_W / columns
+    step = _THUMB_W / max(len(peaks), 1)
     path = " ".join(
-        f"M{i * step + step / 2:.1f} {mid - p * mid:.1f}V{mid + p * mid:.1f}"
+        f"M{i * step + step / 2:.1f} {mid - p / top * mid:.1f}V{mid + p / top * mid:.1f}"
         for i, p in enumerate(peaks)
     )
     return (
@@ -162,6 +186,15 @@ def waveform_svg(wav: Path, *, columns: int = _THUMB_COLUMNS) -> str:
         f'height="{_THUMB_H}" viewBox="0 0 {_THUMB_W} {_THUMB_H}">'
         f'<path d="{path}" stroke="#3366aa" stroke-width="{step * 0.8:.2f}"/></svg>'
     )
+
+
+def _thumbnail(envelope: object, wav: Path) -> str:
+    # The worker measured the envelope while the file was fresh (the ledger has it); read
+    # the file only for records written without one.
+    if isinstance(envelope, list) and envelope:
+        if all(isinstance(p, int | float) for p in envelope):
+            return envelope_svg([float(p) for p in envelope])
+    return waveform_svg(wav)
 
 
 def _explanation(plan_json: Path) -> list[str]:

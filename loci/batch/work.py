@@ -8,7 +8,11 @@ Heavy shared inputs (the HRTF, sound fonts, filters) are cached per worker proce
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -42,6 +46,10 @@ class JobOutcome:
         False for a mistake in the user's input (a SceneError), which no retry can mend.
     worker_pid, worker_rss_mb
         The process that ran it and its resident memory afterwards (to see leaks).
+    envelope
+        The mix's peak envelope for the report's thumbnail
+        (:func:`loci.batch.report.peak_envelope`), measured by the worker while the file
+        is fresh, so that the report need not read every mix back.
     """
 
     job: str
@@ -55,6 +63,7 @@ class JobOutcome:
     retryable: bool = field(default=True)
     worker_pid: int | None = None
     worker_rss_mb: float | None = None
+    envelope: tuple[float, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,16 +101,21 @@ def run_job(job: Job, out_root: Path) -> JobOutcome:
             worker_pid=os.getpid(),
             worker_rss_mb=_rss_mb(),
         )
+    from loci.batch.report import peak_envelope
+
+    seconds = time.perf_counter() - started
+    envelope = peak_envelope(Path(out_root) / job.name / "mix.wav")
     return JobOutcome(
         job=job.name,
         status="ok",
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         key=result.key,
         tempo_bpm=result.tempo_bpm,
         loudness_lufs=_finite(result.loudness_lufs),
         true_peak_dbtp=_finite(result.true_peak_dbtp),
         worker_pid=os.getpid(),
         worker_rss_mb=_rss_mb(),
+        envelope=tuple(envelope) if envelope is not None else None,
     )
 
 
@@ -123,13 +137,27 @@ def _render(job: Job, out_dir: Path):  # -> loci.pipeline.RenderResult
 
 def init_worker(parent_pid: int) -> None:
     """Initialise a local worker process: it ends itself when the batch's process is gone,
-    and it warms up (:func:`warm_up`) before its first job.
+    it warms up (:func:`warm_up`) before its first job, and it skips the interpreter's
+    teardown when the pool lets it go.
 
     A worker of a SIGKILLed batch would otherwise wait forever on its task queue (it holds
     the queue's write end itself), or finish a render nobody records.
     """
+    # Registered first, so run last of the exit handlers. A spawned worker leaves through
+    # sys.exit, whose teardown of a warm render process (hundreds of thousands of objects,
+    # numba and the audio libraries) took about a second, which the batch waited for at
+    # its end; every job's files were renamed into place before the pool let it go.
+    atexit.register(_exit_now)
     watch_parent(parent_pid)
     warm_up()
+
+
+def _exit_now() -> None:
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 #: What :func:`warm_up` renders: a shoebox, two seconds, words in both languages.
