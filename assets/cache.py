@@ -21,16 +21,21 @@ never an error.
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "CACHE_DIR_ENV",
     "UNUSED_DAYS",
     "cache_dir",
     "entry_path",
+    "memoised",
     "read_entry",
     "write_entry",
 ]
@@ -40,6 +45,8 @@ CACHE_DIR_ENV = "GENIUS_LOCI_CACHE_DIR"
 
 #: An entry not read for this many days is removed when another of its kind is written.
 UNUSED_DAYS = 30
+
+_Value = TypeVar("_Value")
 
 # Version 1: magic, sha256 of the key, sha256 of the payload, payload.
 _MAGIC = b"GLCACHE1"
@@ -122,6 +129,38 @@ def write_entry(kind: str, key: str, payload: bytes) -> bool:
         return False
     _remove_unused(path.parent, kind)
     return True
+
+
+def memoised(kind: str, key: str, make: Callable[[], _Value]) -> _Value:
+    """``make()``, stored the first time and read back by every later process.
+
+    Parameters
+    ----------
+    kind
+        A short word for the entries of this maker (part of the file name).
+    key
+        Everything the value depends on, as one string (input digests, the maker's
+        source, library versions); Python's and marshal's versions are added here.
+    make
+        Computes the value: built-in types only (None, bool, int, float, str, bytes, and
+        tuples, lists, dicts, sets and frozensets of them), which ``marshal`` writes and
+        reads back exactly and fast.
+
+    Returns
+    -------
+    object
+        The value ``make()`` gives (read back, or made now).
+    """
+    key = f"{key}\npython {sys.version_info[0]}.{sys.version_info[1]} marshal {marshal.version}"
+    payload = read_entry(kind, key)
+    if payload is not None:
+        try:
+            return marshal.loads(payload)  # its digest was checked by read_entry
+        except (ValueError, EOFError, TypeError):
+            pass
+    value = make()
+    write_entry(kind, key, marshal.dumps(value))
+    return value
 
 
 def _remove_unused(folder: Path, kind: str) -> None:

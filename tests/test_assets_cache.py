@@ -91,3 +91,20 @@ def test_entries_unused_for_a_month_go_when_another_of_their_kind_is_written(
     assert not cache.entry_path("t", "stale").exists()
     assert cache.read_entry("t", "read lately") == b"read lately"
     assert cache.read_entry("u", "other kind") == b"other kind"  # another kind's own turn
+
+
+def test_memoised_makes_once_and_reads_back_exactly(folder: Path) -> None:
+    calls = []
+
+    def make() -> tuple:
+        calls.append(1)
+        return (frozenset({"a", "b"}), ("x", ("y", 3)), {"k": [1.5, None]})
+
+    first = cache.memoised("m", "key", make)
+    second = cache.memoised("m", "key", make)
+    assert first == second and len(calls) == 1
+    assert isinstance(second[0], frozenset) and isinstance(second[1][1], tuple)
+    # A damaged entry is made again, not trusted.
+    path = next(folder.iterdir())
+    path.write_bytes(path.read_bytes()[:-2])
+    assert cache.memoised("m", "key", make) == first and len(calls) == 2

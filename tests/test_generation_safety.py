@@ -189,3 +189,38 @@ def test_plan_json_records_the_safety_decisions(tmp_path: Path) -> None:
     assert plan["safety"]["instruction"] == {"decision": "allowed", "category": None}
     assert plan["safety"]["prompt_injection"]["found"] == ["ignore the rules"]
     assert plan["safety"]["policy"] == "docs/safety.md"
+
+
+def test_pinyin_tables_from_the_cache_equal_those_made_from_pypinyin(tmp_path, monkeypatch) -> None:
+    from assets.cache import CACHE_DIR_ENV
+    from generation.safety import normalise, rules
+
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
+    made = (normalise._pinyin_syllables(), rules._pinyin_rule_tuples())
+    for _ in range(2):  # written by the first pass, read back by the second
+        normalise.pinyin_syllables.cache_clear()
+        rules._pinyin_rules.cache_clear()
+        syllables, pinyin_rules = normalise.pinyin_syllables(), rules._pinyin_rules()
+        assert syllables == made[0] and {"sha", "ren", "lv", "xian"} <= syllables
+        assert (pinyin_rules.terms, pinyin_rules.exempt) == (made[1][0], made[1][2])
+        assert (
+            tuple((p.category, p.first, p.then, p.within, p.text) for p in pinyin_rules.pairs)
+            == made[1][1]
+        )
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+    normalise.pinyin_syllables.cache_clear()
+    rules._pinyin_rules.cache_clear()
+
+
+def test_the_lists_read_the_same_with_libyaml_and_without(monkeypatch) -> None:
+    import yaml
+
+    from generation.safety import rules
+
+    fast = {language: rules.rules(language) for language in ("en", "zh")}
+    rules.rules.cache_clear()
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    try:
+        assert {language: rules.rules(language) for language in ("en", "zh")} == fast
+    finally:
+        rules.rules.cache_clear()

@@ -376,3 +376,19 @@ def test_the_report_renders_in_a_headless_browser_with_a_row_per_job(tmp_path: P
     assert durations != "timeout" and len(durations) == 2
     assert durations == pytest.approx([2.0, 2.0], abs=0.05)
     assert len(drawn) == 2 and min(drawn) > 0
+
+
+def test_a_record_without_an_envelope_gets_its_thumbnail_from_the_file(tmp_path: Path) -> None:
+    from loci.batch.report import _thumbnail, envelope_svg, peak_envelope
+
+    n = 48_000
+    audio = np.zeros((n, 2), dtype=np.float32)
+    audio[: n // 2, 0] = 0.5  # loud first half, silent second half
+    wav = tmp_path / "mix.wav"
+    sf.write(wav, audio, 48_000, subtype="FLOAT")
+    peaks = peak_envelope(wav)
+    assert peaks == [0.5] * 60 + [0.0] * 60
+    assert _thumbnail(None, wav) == envelope_svg(peaks)  # an older ledger's record
+    assert _thumbnail([0.1, 0.2], tmp_path / "gone.wav") == envelope_svg([0.1, 0.2])
+    assert _thumbnail(None, tmp_path / "gone.wav") == ""
+    assert peak_envelope(wav, columns=n + 1) is None  # shorter than its columns

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 __all__ = [
     "TextViews",
@@ -271,7 +272,26 @@ def split_pinyin(word: str) -> tuple[str, ...] | None:
 
 @lru_cache(maxsize=1)
 def pinyin_syllables() -> frozenset[str]:
-    """Every toneless Mandarin syllable that pypinyin knows (about 410), ``ü`` written ``v``."""
+    """Every toneless Mandarin syllable that pypinyin knows (about 410), ``ü`` written ``v``.
+
+    Kept in the cache folder (:mod:`assets.cache`): importing pypinyin and reading its
+    whole dictionary took most of a second in every fresh process.
+    """
+    from assets.cache import memoised
+
+    return memoised("pinyin-syllables", pypinyin_key(__file__), _pinyin_syllables)
+
+
+def pypinyin_key(maker_file: str) -> str:
+    """A cache key for data made from pypinyin's by the code in ``maker_file``."""
+    import hashlib
+    from importlib.metadata import version
+
+    source = hashlib.sha256(Path(maker_file).read_bytes()).hexdigest()
+    return f"pypinyin {version('pypinyin')}\nsource {source}"
+
+
+def _pinyin_syllables() -> frozenset[str]:
     from pypinyin.pinyin_dict import pinyin_dict
 
     syllables = set()
