@@ -3,16 +3,17 @@ running water and a distant crowd.
 
 Each is shaped noise or a stream of synthesised events (bird chirps, water bubbles) at
 random times from the seed: no two waves or phrases alike, no loop heard. Every sample loop
-runs in numba: the envelopes, the events, and the filters (Butterworth sections designed by
-scipy, run by :func:`_sosfilt`, a transposed direct-form II biquad cascade that gives
-scipy's ``sosfilt`` result to rounding).
+runs in numba: the envelopes, the events, and the filters (Butterworth sections from
+:func:`generation.butterworth.butterworth_sos`, scipy's design, run by :func:`_sosfilt`, a
+transposed direct-form II biquad cascade that gives scipy's ``sosfilt`` result to rounding).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from scipy.signal import butter
+
+from generation.butterworth import butterworth_sos
 
 __all__ = ["AMBIENCE_KINDS", "make_ambience"]
 
@@ -92,7 +93,7 @@ def _sosfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _filtered(
     noise: np.ndarray, cutoff: float | list[float], kind: str, sample_rate: int, order: int = 2
 ) -> np.ndarray:
-    return _sosfilt(butter(order, cutoff, kind, fs=sample_rate, output="sos"), noise)
+    return _sosfilt(butterworth_sos(order, cutoff, kind, sample_rate=sample_rate), noise)
 
 
 @njit(cache=True)
@@ -237,7 +238,7 @@ def _crowd(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     # gates, which move at syllable rate, are made at a hundredth of the sample rate.
     gate_rate = sample_rate / _GATE_DECIMATION
     m = n // _GATE_DECIMATION + 2
-    syllables = butter(2, 5.0, "low", fs=gate_rate, output="sos")
+    syllables = butterworth_sos(2, 5.0, "low", sample_rate=gate_rate)
     gates = np.empty((_CROWD_VOICES, m))
     for v in range(_CROWD_VOICES):
         gates[v] = _sosfilt(syllables, rng.standard_normal(m))

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from generation.ambience import make_ambience
 from generation.midi import part_to_midi_bytes
@@ -161,6 +160,9 @@ def _play(part: Part, score: Score, font: bytes, *, end_s: float | None = None) 
     data, rate = sf.read(io.BytesIO(wav), dtype="float64", always_2d=True)
     mono = data.mean(axis=1)
     if rate != SAMPLE_RATE:
+        # Only a sound font at another rate gets here; scipy.signal takes a second to import.
+        from scipy.signal import resample_poly
+
         common = gcd(int(rate), SAMPLE_RATE)
         mono = resample_poly(mono, SAMPLE_RATE // common, int(rate) // common)
     if not np.all(np.isfinite(mono)):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from scene.errors import SceneError
 
@@ -40,6 +39,9 @@ def read_source_audio(
         )
     mono = data.mean(axis=1)
     if rate != sample_rate:
+        # Only a file at another rate gets here; scipy.signal takes a second to import.
+        from scipy.signal import resample_poly
+
         common = gcd(int(rate), sample_rate)
         mono = resample_poly(mono, sample_rate // common, int(rate) // common).astype(np.float32)
     out = np.zeros(n_samples, dtype=np.float32)

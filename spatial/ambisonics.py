@@ -25,13 +25,13 @@ from functools import lru_cache
 
 import numpy as np
 from numba import njit
-from scipy.signal import oaconvolve
 
 from scene.acoustics import SPEED_OF_SOUND, room_acoustics
 from scene.errors import SceneError
 from scene.model import BANDS_HZ, Pose, Room
 from spatial.bands import N_BANDS, band_masks, band_sum, fft_size
 from spatial.brir import head_frame
+from spatial.fftconv import convolve
 from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS, fractional_delay_kernel
 from spatial.hrtf import Hrtf, default_hrtf
 from spatial.late import FADE_S
@@ -304,5 +304,5 @@ def decode_binaural(mix: np.ndarray, *, order: int, hrtf: Hrtf | None = None) ->
     out = np.zeros((2, n), dtype=np.float64)
     for c in range(mix.shape[0]):
         if np.any(mix[c]):
-            out += oaconvolve(mix[c][None, :], filters[c], axes=-1)[:, :n]
+            out += convolve(mix[c], filters[c])[:, :n]
     return out.astype(np.float32)

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import oaconvolve
 
 from scene.acoustics import SPEED_OF_SOUND, room_acoustics
 from scene.errors import SceneError
 from scene.model import Pose, Room
 from spatial.brir import early_brir
+from spatial.fftconv import convolve
 from spatial.hrtf import Hrtf, default_hrtf
 from spatial.image_sources import ImageSources, image_sources
 from spatial.late import FADE_S, late_tail, transition_time_s
@@ -256,7 +256,7 @@ def _add_convolved(out: np.ndarray, x: np.ndarray, h: np.ndarray) -> None:
     if first >= n:
         return
     length = min(x.size, n - first)
-    y = oaconvolve(x[None, :length], h[:, first : first + n - first], axes=-1)
+    y = convolve(x[:length], h[:, first:n])
     stop = min(y.shape[1], n - first)
     out[:, first : first + stop] += y[:, :stop]
 
