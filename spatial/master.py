@@ -1,4 +1,4 @@
-"""Mastering: loudness to a target (ITU-R BS.1770 via pyloudnorm) under a true-peak ceiling.
+"""Mastering: loudness to a target (ITU-R BS.1770) under a true-peak ceiling.
 
 The limiter is linked: one gain curve for both ears, so interaural time and level
 differences (the localisation the renderer worked for) survive limiting.
@@ -11,6 +11,7 @@ import math
 import numpy as np
 from numba import njit
 
+from spatial.loudness import integrated_loudness
 from spatial.types import SAMPLE_RATE, MasteringReport
 
 __all__ = ["master", "sample_peaks", "true_peak_dbtp"]
@@ -184,11 +185,8 @@ def _check_mix(mix: np.ndarray) -> np.ndarray:
 def _loudness(x: np.ndarray, sample_rate: int) -> float:
     if x.shape[1] < _BLOCK_S * sample_rate:
         return -math.inf
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(sample_rate)
-    # pyloudnorm wants (samples, channels); binaural pairs count as left and right.
-    return float(meter.integrated_loudness(np.ascontiguousarray(x.T)))
+    # Binaural pairs count as left and right.
+    return integrated_loudness(x, sample_rate)
 
 
 def sample_peaks(x: np.ndarray) -> np.ndarray:
