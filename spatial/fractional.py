@@ -94,6 +94,18 @@ def variable_delay(
     width = 2 * half
     block = out.size
     last = history.size - block
+    if start_delay == end_delay:
+        # A still source (or a head that only turns): one kernel for the whole block.
+        whole = int(np.floor(start_delay))
+        kernel = np.empty(width, dtype=np.float32)
+        fractional_delay_kernel(start_delay - whole, half, kernel)
+        for n in range(block):
+            base = last + n - whole + half - 1
+            a = np.float32(0.0)
+            for j in range(width):
+                a += kernel[j] * history[base - j]
+            out[n] = a
+        return
     for n in range(block):
         delay = start_delay + (end_delay - start_delay) * (n + 1) / block
         whole = int(np.floor(delay))

@@ -48,6 +48,8 @@ from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS, variable_delay
 from spatial.hrtf import Hrtf
 from spatial.image_sources import MIN_DISTANCE_M
 from spatial.late import FADE_S
+from spatial.partitioned import TailConvolver, partition
+from spatial.partitioned import mac_partitions as _mac_one
 from spatial.render import (
     EARLY_MIN_S,
     _check_hrtf,
@@ -249,14 +251,21 @@ class StreamRenderer:
 
         n = self._n
         self._fdl = np.zeros((n, depth, bins), dtype=np.complex64)
-        self._frames = np.zeros((n, 2 * block), dtype=np.float32)
+        # Each source's last two blocks ([0]) and its delay line's ([1]), for one FFT.
+        self._input_frames = np.zeros((2, n, 2 * block), dtype=np.float32)
+        self._frames = self._input_frames[0]
+        self._u_frames = self._input_frames[1]
+        self._no_spectra = np.zeros((2, 0, bins), dtype=np.complex64)
+        self._no_late = np.zeros((2, block), dtype=np.float32)
+        self._common = np.zeros((2, bins), dtype=np.complex64)
+        # The output spectra: rows 0-1 through the new filters, rows 2-3 the old ones.
+        self._sums = np.zeros((4, bins), dtype=np.complex64)
         self._newest = 0
         self._history = _History(n, self._max_shift + block, block)
         line_length = math.ceil(self._line_max) + FRACTIONAL_DELAY_HALF_TAPS + block + 1
         self._line_history = _History(n, line_length, block)
         self._line = np.zeros(n)
         self._line_before = np.zeros(n)
-        self._u_frames = np.zeros((n, 2 * block), dtype=np.float32)
         self._u_fdl = np.zeros((n, self._direct_cap, bins), dtype=np.complex64)
         self._count = 0
         # Direct sound: two slots per source (current and, while fading, the previous one).
@@ -297,8 +306,14 @@ class StreamRenderer:
             np.float32
         )
         self._pending_listener: Pose | None = None
-        # True while the filters are up to date with every pose and position.
+        # True while the filters are up to date with every pose and position; _moved while
+        # a pose or position is new since the last block; _r_dirty while some source's
+        # reflections may lag the geometry; _d_drift: each direct filter's drift (see
+        # _direct_drift) at the last new geometry, zeroed when the filter is remade.
         self._settled = False
+        self._moved = True
+        self._r_dirty = True
+        self._d_drift = np.zeros(n)
         for s in range(n):
             self._update_reflections(s, fade=False)
         self._update_lines(fade=False)
@@ -325,6 +340,7 @@ class StreamRenderer:
         """Move or turn the listener's head; takes effect in the next block."""
         self._pending_listener = self._checked_listener(pose)
         self._settled = False
+        self._moved = True
 
     def set_source_position(self, index: int, position: tuple[float, float, float]) -> None:
         """Move one source (world coordinates, metres); takes effect in the next block."""
@@ -336,6 +352,7 @@ class StreamRenderer:
             )
         self._positions[int(index)] = self._checked_position(int(index), position)
         self._settled = False
+        self._moved = True
 
     def set_source_positions(self, positions: np.ndarray) -> None:
         """Move every source at once (shape (sources, 3), metres); takes effect in the next
@@ -356,6 +373,7 @@ class StreamRenderer:
             _check_point(self._room, tuple(p[i]), field=f"positions[{i}]")
         self._positions[:] = p
         self._settled = False
+        self._moved = True
 
     def process(self, blocks: np.ndarray) -> np.ndarray:
         """Render one block.
@@ -375,14 +393,15 @@ class StreamRenderer:
         block = self._block
         self._count += 1
         self._newest = self._count % self._fdl.shape[1]
+        u_newest = self._count % self._u_fdl.shape[1]
+        # Few, large steps: at 256 samples a block lasts 5.3 ms, and every numpy call
+        # made per block and session costs a few microseconds of the server's one thread.
         if self._n:
-            self._frames[:, :block] = self._frames[:, block:]
+            self._input_frames[..., :block] = self._input_frames[..., block:]
             self._frames[:, block:] = x
-            self._fdl[:, self._newest] = scipy.fft.rfft(self._frames, axis=-1)
             self._history.push(x)
             # The direct sound's input: the signal through its gliding delay line.
             self._line_history.push(x)
-            self._u_frames[:, :block] = self._u_frames[:, block:]
             _delay_lines(
                 self._line_history.view,
                 self._line_before,
@@ -391,21 +410,32 @@ class StreamRenderer:
                 _JUMP_FRACTION * block,
                 self._u_frames,
             )
-            self._u_fdl[:, self._count % self._u_fdl.shape[1]] = scipy.fft.rfft(
-                self._u_frames, axis=-1
-            )
             self._line_before[:] = self._line
-
-        bins = block + 1
-        common = np.zeros((2, bins), dtype=np.complex64)
-        new = np.zeros((2, bins), dtype=np.complex64)
-        old = np.zeros((2, bins), dtype=np.complex64)
-        fading = bool(np.any(self._d_fading) or np.any(self._r_old >= 0))
-        _mac_sources(
+            spectra = scipy.fft.rfft(self._input_frames, axis=-1)
+        else:
+            spectra = self._no_spectra
+        common = self._common
+        common[...] = 0
+        tail = self._tail
+        if tail is not None:
+            tail_in = _tail_input(
+                self._history.view,
+                block,
+                self._tail_shift,
+                self._tail_gain,
+                self._tail_shift_old,
+                self._tail_gain_old,
+                self._tail_fading,
+                self._ramp,
+            )
+            tail.push(tail_in)
+            tail.add_head(common)
+        fading = _mac_sources(
+            spectra,
             self._fdl,
             self._newest,
             self._u_fdl,
-            self._count % self._u_fdl.shape[1],
+            u_newest,
             self._r_spec,
             self._r_first,
             self._r_count,
@@ -419,57 +449,27 @@ class StreamRenderer:
             self._d_cur,
             self._d_fading,
             common,
-            new,
-            old,
+            self._sums,
         )
-        if self._tail_count:
-            tail_in = np.zeros(block, dtype=np.float32)
-            _tail_input(
-                self._history.view,
-                block,
-                self._tail_shift,
-                self._tail_gain,
-                self._tail_shift_old,
-                self._tail_gain_old,
-                self._tail_fading,
-                self._ramp,
-                tail_in,
-            )
-            self._tail_frame[:block] = self._tail_frame[block:]
-            self._tail_frame[block:] = tail_in
-            self._tail_newest = (self._tail_newest + 1) % self._tail_fdl.shape[0]
-            self._tail_fdl[self._tail_newest] = scipy.fft.rfft(self._tail_frame)
-            _mac_one(
-                self._tail_fdl,
-                self._tail_newest,
-                self._tail_spec,
-                self._tail_first,
-                self._tail_count,
-                common,
-            )
-        out_new = scipy.fft.irfft(common + new, n=2 * block, axis=-1)[:, block:]
-        if fading:
-            out_old = scipy.fft.irfft(common + old, n=2 * block, axis=-1)[:, block:]
-            out_new = out_old + self._ramp * (out_new - out_old)
-        self._d_fading[:] = False
-        self._r_old[:] = -1
-        self._tail_fading[:] = False
-        return np.ascontiguousarray(out_new, dtype=np.float32)
+        outputs = scipy.fft.irfft(self._sums[: 4 if fading else 2], n=2 * block, axis=-1)
+        out = np.empty((2, block), dtype=np.float32)
+        late = tail.late() if tail is not None else self._no_late
+        _finish_block(outputs, fading, self._ramp, late, out)
+        return out
 
     def reset(self) -> None:
         """Forget all past input (silence from here on), keeping poses and positions."""
         self._apply_motion()
         for array in (
             self._fdl,
-            self._frames,
+            self._input_frames,
             self._history.buffer,
             self._line_history.buffer,
-            self._u_frames,
             self._u_fdl,
-            self._tail_fdl,
-            self._tail_frame,
         ):
             array[...] = 0
+        if self._tail is not None:
+            self._tail.reset()
         self._line_before[:] = self._line
         self._d_fading[:] = False
         self._r_old[:] = -1
@@ -478,14 +478,8 @@ class StreamRenderer:
     # --- filters --------------------------------------------------------------------
 
     def _setup_tail(self, brir_length_s: float) -> None:
-        block = self._block
         tail = self._plan.tail
-        self._tail_count = 0
-        self._tail_first = 0
-        self._tail_spec = np.zeros((1, 2, block + 1), dtype=np.complex64)
-        self._tail_fdl = np.zeros((1, block + 1), dtype=np.complex64)
-        self._tail_frame = np.zeros(2 * block, dtype=np.float32)
-        self._tail_newest = 0
+        self._tail: TailConvolver | None = None
         if tail is None:
             return
         keep = min(tail.shape[1], round(brir_length_s * self._fs))
@@ -493,11 +487,9 @@ class StreamRenderer:
         if keep < self._plan.tail.shape[1]:
             fade = min(keep, round(_TAIL_FADE_S * self._fs))
             tail[:, keep - fade :] *= np.linspace(1.0, 0.0, fade)[None, :]
-        first, spectra = _partition(tail, 0, block, negligible=0.0)
-        self._tail_first = first
-        self._tail_count = spectra.shape[0]
-        self._tail_spec = spectra
-        self._tail_fdl = np.zeros((first + spectra.shape[0], block + 1), dtype=np.complex64)
+        convolver = TailConvolver(tail, block_size=self._block)
+        if not convolver.empty:
+            self._tail = convolver
 
     def _update_reflections(self, s: int, *, fade: bool) -> None:
         listener = self._listener
@@ -537,7 +529,7 @@ class StreamRenderer:
         )
         if response.shape[1] == 0:
             return
-        first, spectra = _partition(response, 0, self._block, negligible=_NEGLIGIBLE)
+        first, spectra = partition(response, 0, self._block, negligible=_NEGLIGIBLE)
         count = min(spectra.shape[0], self._limit - first)
         if count <= 0:
             return
@@ -623,22 +615,38 @@ class StreamRenderer:
         self._credit = min(self._credit + self._credit_per_block, self._credit_cap)
         if self._n == 0 or self._settled:
             return
-        vectors = head_frame(self._listener, self._positions)
-        remainder = self._update_lines(fade=True)
-        drift = np.empty(self._n)
-        _direct_drift(
-            vectors,
-            self._d_vector,
-            remainder,
-            self._d_remainder,
-            DIRECT_TOLERANCE_DEG,
-            DIRECT_TOLERANCE_DB,
-            MIN_DISTANCE_M,
-            drift,
-        )
-        self._d_age[drift > 0.0] += 1
-        due = (drift >= 1.0) | ((drift > 0.0) & (self._d_age >= DIRECT_CATCH_UP_BLOCKS))
-        self._update_direct(np.flatnonzero(due), fade=True)
+        # Live, poses come at a third of the block rate or less: the blocks between them
+        # only age the small drifts and spend reflection credit, without new geometry.
+        if self._moved:
+            vectors = head_frame(self._listener, self._positions)
+            remainder = self._update_lines(fade=True)
+            _direct_drift(
+                vectors,
+                self._d_vector,
+                remainder,
+                self._d_remainder,
+                DIRECT_TOLERANCE_DEG,
+                DIRECT_TOLERANCE_DB,
+                MIN_DISTANCE_M,
+                self._d_drift,
+            )
+            self._moved = False
+            self._r_dirty = True
+        drift = self._d_drift
+        drifting = drift > 0.0
+        self._d_age[drifting] += 1
+        due = (drift >= 1.0) | (drifting & (self._d_age >= DIRECT_CATCH_UP_BLOCKS))
+        if due.any():
+            which = np.flatnonzero(due)
+            self._update_direct(which, fade=True)
+            drift[which] = 0.0
+        if self._r_dirty and self._credit >= 1.0:
+            self._refresh_reflections()
+        # Nothing left to catch up: the next blocks skip all of this until something moves.
+        self._settled = not self._r_dirty and not np.any(drift > 0.0)
+
+    def _refresh_reflections(self) -> None:
+        """Spend whole credits on the sources whose reflections are the most out of date."""
         listener = np.asarray(self._listener.position)
         angles = np.array([self._listener.yaw_deg, self._listener.pitch_deg])
         turn = np.abs((self._r_angles - angles + 180.0) % 360.0 - 180.0).max(axis=1)
@@ -653,8 +661,7 @@ class StreamRenderer:
             self._credit -= allowed
             for s in chosen:
                 self._update_reflections(int(s), fade=True)
-        # Nothing left to catch up: the next blocks skip all of this until something moves.
-        self._settled = not np.any((drift > 0.0) & ~due) and allowed == stale.size
+        self._r_dirty = allowed < stale.size
 
     # --- validation -----------------------------------------------------------------
 
@@ -663,7 +670,8 @@ class StreamRenderer:
             raise SceneError(
                 "must be a scene.model.Pose", field="listener", value=type(pose).__name__
             )
-        _check_point(self._room, pose.position, field="listener.position")
+        if self._plain_point(pose.position) is None:
+            _check_point(self._room, pose.position, field="listener.position")
         for name in ("yaw_deg", "pitch_deg"):
             value = getattr(pose, name)
             if not isinstance(value, int | float) or not math.isfinite(value):
@@ -673,16 +681,23 @@ class StreamRenderer:
         return pose
 
     def _checked_position(self, index: int, position: object) -> np.ndarray:
-        # A fast path for the common case (called for every source and block in live use);
-        # anything unusual gets the full check and its message.
+        p = self._plain_point(position)
+        if p is not None:
+            return np.array(p)
+        return _check_point(self._room, position, field=f"positions[{index}]")
+
+    def _plain_point(self, position: object) -> list[float] | None:
+        """The point as three floats when it is valid: the fast path of the common case
+        (live, every pose and source move); anything unusual gets the full check and its
+        message."""
         if isinstance(position, tuple | list | np.ndarray) and len(position) == 3:
             try:
                 p = [float(v) for v in position]
             except (TypeError, ValueError):
-                p = None
-            if p is not None and all(math.isfinite(v) for v in p) and self._inside(p):
-                return np.array(p)
-        return _check_point(self._room, position, field=f"positions[{index}]")
+                return None
+            if all(math.isfinite(v) for v in p) and self._inside(p):
+                return p
+        return None
 
     def _inside(self, p: list[float]) -> bool:
         if self._room.is_enclosed:
@@ -736,30 +751,6 @@ def _check_count(value: object, *, field: str, low: int) -> int:
     return int(value)
 
 
-def _partition(
-    response: np.ndarray, start: int, block: int, *, negligible: float
-) -> tuple[int, np.ndarray]:
-    """Cut a (2, n) response placed at sample ``start`` >= 0 into overlap-save partitions.
-
-    Returns the index of the first partition kept and their spectra, complex64 of shape
-    (count, 2, block + 1). Leading and trailing partitions below ``negligible`` times the
-    peak are left out.
-    """
-    p0, offset = divmod(start, block)
-    count = math.ceil((offset + response.shape[1]) / block)
-    padded = np.zeros((2, count * block))
-    padded[:, offset : offset + response.shape[1]] = response
-    parts = padded.reshape(2, count, block).transpose(1, 0, 2)
-    peak = np.abs(parts).max(axis=(1, 2))
-    loud = np.flatnonzero(peak > negligible * peak.max()) if peak.max() > 0 else np.zeros(0, int)
-    if loud.size == 0:
-        return p0, np.zeros((0, 2, block + 1), dtype=np.complex64)
-    lo, hi = int(loud[0]), int(loud[-1]) + 1
-    frames = np.zeros((hi - lo, 2, 2 * block))
-    frames[..., :block] = parts[lo:hi]
-    return p0 + lo, scipy.fft.rfft(frames, axis=-1).astype(np.complex64)
-
-
 @njit(cache=True)
 def _direct_partitions(
     frames: np.ndarray,
@@ -797,23 +788,8 @@ def _direct_partitions(
 
 
 @njit(cache=True, fastmath=True)
-def _mac_one(
-    fdl: np.ndarray, newest: int, spectra: np.ndarray, first: int, count: int, acc: np.ndarray
-) -> None:
-    # acc[e] += sum_q X[k - first - q] * H[q, e]: one filter against one delay line.
-    depth = fdl.shape[0]
-    bins = fdl.shape[1]
-    for q in range(count):
-        x = fdl[(newest - first - q) % depth]
-        for e in range(2):
-            h = spectra[q, e]
-            a = acc[e]
-            for f in range(bins):
-                a[f] += x[f] * h[f]
-
-
-@njit(cache=True, fastmath=True)
 def _mac_sources(
+    spectra: np.ndarray,
     fdl: np.ndarray,
     newest: int,
     u_fdl: np.ndarray,
@@ -831,12 +807,23 @@ def _mac_sources(
     d_cur: np.ndarray,
     d_fading: np.ndarray,
     common: np.ndarray,
-    new: np.ndarray,
-    old: np.ndarray,
-) -> None:
-    # Parts that did not change this block go to `common` (heard through both the old
-    # and the new output); parts that changed go to `new`, their previous versions to `old`.
-    for s in range(fdl.shape[0]):
+    sums: np.ndarray,
+) -> bool:
+    # The newest input spectra (spectra[0]: the sources, spectra[1]: their delay lines)
+    # join the delay lines. Parts that did not change this block go to `common` (heard
+    # through both the old and the new output); parts that changed go to sums[0:2], their
+    # previous versions to sums[2:4]; both get `common` at the end. Returns whether any
+    # part changed (the caller crossfades), and clears the marks of the changes.
+    n = fdl.shape[0]
+    for s in range(n):
+        fdl[s, newest] = spectra[0, s]
+        u_fdl[s, u_newest] = spectra[1, s]
+    new = sums[0:2]
+    old = sums[2:4]
+    new[...] = 0
+    old[...] = 0
+    fading = False
+    for s in range(n):
         line = fdl[s]
         j = r_old[s]
         if j < 0:
@@ -844,6 +831,8 @@ def _mac_sources(
         else:
             _mac_one(line, newest, r_spec[s], r_first[s], r_count[s], new)
             _mac_one(line, newest, r_pool[j], r_pool_first[j], r_pool_count[j], old)
+            r_old[s] = -1
+            fading = True
         # The direct sound's filters run on the delay-line output's spectra.
         u = u_fdl[s]
         c = d_cur[s]
@@ -851,8 +840,31 @@ def _mac_sources(
             _mac_one(u, u_newest, d_spec[s, c], d_first[s, c], d_count[s, c], new)
             p = 1 - c
             _mac_one(u, u_newest, d_spec[s, p], d_first[s, p], d_count[s, p], old)
+            d_fading[s] = False
+            fading = True
         else:
             _mac_one(u, u_newest, d_spec[s, c], d_first[s, c], d_count[s, c], common)
+    for e in range(2):
+        for f in range(common.shape[1]):
+            new[e, f] += common[e, f]
+            old[e, f] += common[e, f]
+    return fading
+
+
+@njit(cache=True)
+def _finish_block(
+    outputs: np.ndarray, fading: bool, ramp: np.ndarray, late: np.ndarray, out: np.ndarray
+) -> None:
+    # out = the new filters' output (crossfaded from the old ones' when any changed) plus
+    # the tail's late part. outputs: the overlap-save frames, (2 or 4, 2 * block).
+    block = out.shape[1]
+    for e in range(2):
+        for n in range(block):
+            value = outputs[e, block + n]
+            if fading:
+                before = outputs[2 + e, block + n]
+                value = before + ramp[n] * (value - before)
+            out[e, n] = value + late[e, n]
 
 
 @njit(cache=True)
@@ -891,9 +903,10 @@ def _tail_input(
     gain_old: np.ndarray,
     fading: np.ndarray,
     ramp: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    # out[n] = sum_s gain[s] x_s[n - shift[s]], crossfaded from the old shift and gain.
+) -> np.ndarray:
+    # out[n] = sum_s gain[s] x_s[n - shift[s]], crossfaded from the old shift and gain;
+    # the crossfades are done with this block.
+    out = np.zeros(block, dtype=np.float32)
     length = history.shape[1]
     for s in range(history.shape[0]):
         base = length - block - shift[s]
@@ -905,9 +918,11 @@ def _tail_input(
                 now = g * history[s, base + n]
                 before = g_old * history[s, base_old + n]
                 out[n] += before + ramp[n] * (now - before)
+            fading[s] = False
         else:
             for n in range(block):
                 out[n] += g * history[s, base + n]
+    return out
 
 
 @njit(cache=True)
