@@ -334,7 +334,7 @@ def _delay_response(response: np.ndarray, frac: float, half: int, out: np.ndarra
                 out[e, t + j] += v * kernel[j]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _accumulate(
     out: np.ndarray,
     minimum_phase: np.ndarray,

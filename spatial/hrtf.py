@@ -568,7 +568,7 @@ def _cone_weights(inverse: np.ndarray, v: np.ndarray, out: np.ndarray) -> float:
     return smallest
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _locate(
     vectors: np.ndarray,
     unit: np.ndarray,

@@ -26,7 +26,9 @@ give no clicks. Only the parts that changed are rendered twice.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
@@ -138,6 +140,13 @@ class StreamRenderer:
         How many times a second, over all sources, reflections may be recomputed (> 0);
         at least one source is updated in any block that has an out-of-date one when
         blocks are longer than ``1 / reflection_updates_per_second``.
+    reflection_executor
+        None recomputes reflections inside :meth:`process` (a few milliseconds each, all
+        on the caller's thread; the output is then the same whatever the machine's
+        speed). An executor (e.g. a ``ThreadPoolExecutor`` shared by many renderers)
+        makes them on its threads, off the audio thread, as simulation threads do in
+        game audio engines: a block installs those that are ready, crossfading, and the
+        audio thread never waits for one. Their heavy steps release the interpreter.
 
     Notes
     -----
@@ -159,8 +168,11 @@ class StreamRenderer:
         listener: Pose,
         positions: Sequence[tuple[float, float, float]],
         reflection_updates_per_second: float = DEFAULT_REFLECTION_UPDATES_PER_SECOND,
+        reflection_executor: Executor | None = None,
     ) -> None:
         _check_rate(sample_rate)
+        self._reflection_executor = reflection_executor
+        self._r_pending: dict[int, Future] = {}
         _check_room(room)
         self._hrtf = _check_hrtf(hrtf)
         self._room = room
@@ -492,18 +504,41 @@ class StreamRenderer:
             self._tail = convolver
 
     def _update_reflections(self, s: int, *, fade: bool) -> None:
+        self._mark_reflections(s)
+        self._install_reflections(s, self._reflections_job(s)(), fade=fade)
+
+    def _mark_reflections(self, s: int) -> None:
+        """Record the geometry source ``s``'s reflections are being made for."""
         listener = self._listener
-        position = self._positions[s]
-        key = (*listener.position, *position)
-        cached = self._r_plans[s]
-        if cached is not None and cached[0] == key:
-            source = cached[1]
-        else:
-            source = self._plan.source(self._room, listener, position, self._fs)
-            self._r_plans[s] = (key, source)
         self._r_listener[s] = listener.position
         self._r_angles[s] = (listener.yaw_deg, listener.pitch_deg)
-        self._r_position[s] = position
+        self._r_position[s] = self._positions[s]
+
+    def _reflections_job(self, s: int) -> Callable[[], _Reflections]:
+        """A job that makes source ``s``'s reflections for the geometry now: it holds what
+        it needs of the renderer's state, so that it can run on another thread."""
+        listener = self._listener
+        position = self._positions[s].copy()
+        cached = self._r_plans[s]
+        plan, room, hrtf, fs = self._plan, self._room, self._hrtf, self._fs
+        block, limit, cap = self._block, self._limit, self._r_cap
+
+        def job() -> _Reflections:
+            key = (*listener.position, *position)
+            if cached is not None and cached[0] == key:
+                source = cached[1]
+            else:
+                source = plan.source(room, listener, position, fs)
+            first, spectra = _reflection_partitions(
+                source, listener, hrtf, fs=fs, block=block, limit=limit, cap=cap
+            )
+            return _Reflections(key, source, first, spectra)
+
+        return job
+
+    def _install_reflections(self, s: int, made: _Reflections, *, fade: bool) -> None:
+        source = made.source
+        self._r_plans[s] = (made.key, source)
         if fade:
             slot = int(np.flatnonzero(~np.isin(np.arange(self._budget), self._r_old))[0])
             self._r_pool[slot] = self._r_spec[s]
@@ -516,32 +551,22 @@ class StreamRenderer:
                 self._tail_fading[s] = True
         self._tail_shift[s] = min(source.tail_shift, self._max_shift)
         self._tail_gain[s] = source.tail_gain
-        self._r_count[s] = 0
-        if self._r_cap == 0:
-            return
-        response = reflections_brir(
-            source.images,
-            listener,
-            self._hrtf,
-            sample_rate=self._fs,
-            cut_s=source.cut_s,
-            fade_s=FADE_S,
-        )
-        if response.shape[1] == 0:
-            return
-        first, spectra = partition(response, 0, self._block, negligible=_NEGLIGIBLE)
-        count = min(spectra.shape[0], self._limit - first)
-        if count <= 0:
-            return
-        spectra = spectra[:count]
-        if count > self._r_cap:
-            # Keep the end: what precedes it is the band split's faint pre-ringing.
-            first += count - self._r_cap
-            spectra = spectra[count - self._r_cap :]
-            count = self._r_cap
-        self._r_spec[s, :count] = spectra
-        self._r_first[s] = first
+        count = made.spectra.shape[0]
+        self._r_spec[s, :count] = made.spectra
+        self._r_first[s] = made.first
         self._r_count[s] = count
+
+    def _collect_reflections(self) -> None:
+        """Install the reflections made on the executor's thread since the last block (as
+        many as the crossfade pool holds; the rest wait a block)."""
+        free = self._budget
+        for s, future in list(self._r_pending.items()):
+            if free == 0:
+                break
+            if future.done():
+                del self._r_pending[s]
+                self._install_reflections(s, future.result(), fade=True)
+                free -= 1
 
     def _update_direct(self, which: np.ndarray, *, fade: bool) -> None:
         if which.size == 0:
@@ -613,6 +638,8 @@ class StreamRenderer:
             self._listener = self._pending_listener
             self._pending_listener = None
         self._credit = min(self._credit + self._credit_per_block, self._credit_cap)
+        if self._r_pending:
+            self._collect_reflections()
         if self._n == 0 or self._settled:
             return
         # Live, poses come at a third of the block rate or less: the blocks between them
@@ -643,7 +670,7 @@ class StreamRenderer:
         if self._r_dirty and self._credit >= 1.0:
             self._refresh_reflections()
         # Nothing left to catch up: the next blocks skip all of this until something moves.
-        self._settled = not self._r_dirty and not np.any(drift > 0.0)
+        self._settled = not self._r_dirty and not self._r_pending and not np.any(drift > 0.0)
 
     def _refresh_reflections(self) -> None:
         """Spend whole credits on the sources whose reflections are the most out of date."""
@@ -654,13 +681,21 @@ class StreamRenderer:
             self._r_position - self._positions, axis=1
         )
         staleness = np.maximum(turn / REFLECTION_TOLERANCE_DEG, shift / REFLECTION_TOLERANCE_M)
+        if self._r_pending:
+            staleness[list(self._r_pending)] = 0.0  # already being made
         stale = np.flatnonzero(staleness > 0.0)
         allowed = min(math.floor(self._credit), stale.size)
         if allowed:
             chosen = stale[np.argsort(-staleness[stale], kind="stable")[:allowed]]
             self._credit -= allowed
             for s in chosen:
-                self._update_reflections(int(s), fade=True)
+                s = int(s)
+                if self._reflection_executor is None:
+                    self._update_reflections(s, fade=True)
+                else:
+                    self._mark_reflections(s)
+                    job = self._reflections_job(s)
+                    self._r_pending[s] = self._reflection_executor.submit(job)
         self._r_dirty = allowed < stale.size
 
     # --- validation -----------------------------------------------------------------
@@ -721,6 +756,41 @@ class StreamRenderer:
         if not np.all(np.isfinite(x)):
             raise SceneError("must be finite (no NaN or Inf)", field="blocks", value="NaN/Inf")
         return x
+
+
+@dataclass(frozen=True)
+class _Reflections:
+    """One source's reflections, made for the geometry in ``key``."""
+
+    key: tuple[float, ...]
+    source: _SourcePlan
+    first: int
+    spectra: np.ndarray  # complex64 (count, 2, block + 1); count 0 for none
+
+
+def _reflection_partitions(
+    source: _SourcePlan, listener: Pose, hrtf: Hrtf, *, fs: int, block: int, limit: int, cap: int
+) -> tuple[int, np.ndarray]:
+    """The reflections' response for ``listener``, cut into at most ``cap`` partitions that
+    end by partition ``limit``: (index of the first, spectra)."""
+    none = (0, np.zeros((0, 2, block + 1), dtype=np.complex64))
+    if cap == 0:
+        return none
+    response = reflections_brir(
+        source.images, listener, hrtf, sample_rate=fs, cut_s=source.cut_s, fade_s=FADE_S
+    )
+    if response.shape[1] == 0:
+        return none
+    first, spectra = partition(response, 0, block, negligible=_NEGLIGIBLE)
+    count = min(spectra.shape[0], limit - first)
+    if count <= 0:
+        return none
+    spectra = spectra[:count]
+    if count > cap:
+        # Keep the end: what precedes it is the band split's faint pre-ringing.
+        first += count - cap
+        spectra = spectra[count - cap :]
+    return first, spectra
 
 
 class _History:

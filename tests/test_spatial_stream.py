@@ -174,6 +174,50 @@ def test_after_moving_the_stream_settles_on_the_static_render() -> None:
     np.testing.assert_allclose(_stream(moving, x), _stream(fresh, x), atol=1e-7)
 
 
+def test_reflections_made_on_another_thread_settle_on_the_static_render() -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads: set[int] = set()
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, job):
+            def traced():
+                threads.add(threading.get_ident())
+                return job()
+
+            return super().submit(traced)
+
+    start, end = np.array(POSITIONS[0]), np.array([2.0, 3.5, 1.0])
+    with Recording(max_workers=1) as executor:
+        moving = StreamRenderer(
+            ROOM,
+            sources=1,
+            block_size=256,
+            listener=LISTENER,
+            positions=[tuple(start)],
+            reflection_executor=executor,
+        )
+        for k in range(40):
+            moving.set_source_position(0, tuple(start + (end - start) * min(k / 30, 1.0)))
+            moving.process(_noise((1, 256), k))
+        # The last reflections arrive some blocks later (seconds, the first time the
+        # kernels compile); the renderer then settles.
+        deadline = time.monotonic() + 60.0
+        while not moving._settled and time.monotonic() < deadline:
+            time.sleep(0.002)
+            moving.process(np.zeros((1, 256), dtype=np.float32))
+        assert moving._settled
+    assert threads and threading.get_ident() not in threads
+    moving.reset()
+    fresh = StreamRenderer(
+        ROOM, sources=1, block_size=256, listener=LISTENER, positions=[tuple(end)]
+    )
+    x = _noise((1, 256 * 40), 99)
+    np.testing.assert_allclose(_stream(moving, x), _stream(fresh, x), atol=1e-7)
+
+
 def test_many_moving_sources_stay_finite_and_silence_stays_silent() -> None:
     renderer = StreamRenderer(
         ROOM, sources=8, block_size=128, listener=LISTENER, positions=[POSITIONS[0]] * 8

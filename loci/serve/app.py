@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import hmac
 import json
@@ -16,6 +17,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,7 +122,16 @@ def _default_renderer(
         positions=positions,
         seed=seed,
         reflection_updates_per_second=reflection_updates_per_second,
+        reflection_executor=_reflection_thread(),
     )
+
+
+@functools.cache
+def _reflection_thread() -> ThreadPoolExecutor:
+    """The one thread of this process on which every session's renderer remakes its
+    reflections for a turning head (a few milliseconds each, 16 times a second a session):
+    off the audio clock, which only installs the results, and on the machine's other core."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="loci-reflections")
 
 
 def _primed_renderer(factory: RendererFactory, room: Room, **options) -> BlockRenderer:
