@@ -409,20 +409,21 @@ class StreamRenderer:
         # Few, large steps: at 256 samples a block lasts 5.3 ms, and every numpy call
         # made per block and session costs a few microseconds of the server's one thread.
         if self._n:
-            self._input_frames[..., :block] = self._input_frames[..., block:]
-            self._frames[:, block:] = x
-            self._history.push(x)
-            # The direct sound's input: the signal through its gliding delay line.
-            self._line_history.push(x)
-            _delay_lines(
-                self._line_history.view,
+            history, lines = self._history, self._line_history
+            _take_input(
+                x,
+                self._input_frames,
+                history.buffer,
+                history.write,
+                lines.buffer,
+                lines.write,
                 self._line_before,
                 self._line,
                 self._ramp,
                 _JUMP_FRACTION * block,
-                self._u_frames,
             )
-            self._line_before[:] = self._line
+            history.advance()
+            lines.advance()
             spectra = scipy.fft.rfft(self._input_frames, axis=-1)
         else:
             spectra = self._no_spectra
@@ -696,7 +697,9 @@ class StreamRenderer:
                     self._mark_reflections(s)
                     job = self._reflections_job(s)
                     self._r_pending[s] = self._reflection_executor.submit(job)
-        self._r_dirty = allowed < stale.size
+        # A source whose reflections are still being made may have moved on since: it is
+        # looked at again once they are in.
+        self._r_dirty = allowed < stale.size or bool(self._r_pending)
 
     # --- validation -----------------------------------------------------------------
 
@@ -741,6 +744,13 @@ class StreamRenderer:
 
     def _checked_blocks(self, blocks: np.ndarray) -> np.ndarray:
         shape = (self._n, self._block)
+        if (
+            type(blocks) is np.ndarray
+            and blocks.dtype == np.float32
+            and blocks.shape == shape
+            and _all_finite(blocks)
+        ):
+            return blocks
         if not isinstance(blocks, np.ndarray) or blocks.shape != shape:
             got = getattr(blocks, "shape", type(blocks).__name__)
             raise SceneError(
@@ -807,7 +817,11 @@ class _History:
         w, b = self.write, self.block
         self.buffer[:, w : w + b] = x
         self.buffer[:, w + self.length : w + self.length + b] = x
-        self.write = (w + b) % self.length
+        self.advance()
+
+    def advance(self) -> None:
+        """Move on by a block that was written at ``write`` (and ``write + length``)."""
+        self.write = (self.write + self.block) % self.length
 
     @property
     def view(self) -> np.ndarray:
@@ -938,6 +952,43 @@ def _finish_block(
 
 
 @njit(cache=True)
+def _take_input(
+    x: np.ndarray,
+    frames: np.ndarray,
+    history: np.ndarray,
+    history_write: int,
+    line_history: np.ndarray,
+    line_write: int,
+    before: np.ndarray,
+    after: np.ndarray,
+    ramp: np.ndarray,
+    jump: float,
+) -> None:
+    # A block's input, in one call: each source's overlap-save frame (frames[0]) and its
+    # two histories (_History rings, written at their write index and one length on; the
+    # caller advances them) take the block, and the delay lines read their output into
+    # frames[1]; the lines' glide then ends where it was going.
+    n, block = x.shape
+    for which in range(2):
+        for s in range(n):
+            for k in range(block):
+                frames[which, s, k] = frames[which, s, block + k]
+    for s in range(n):
+        for k in range(block):
+            frames[0, s, block + k] = x[s, k]
+    for buffer, write in ((history, history_write), (line_history, line_write)):
+        length = buffer.shape[1] // 2
+        for s in range(n):
+            for k in range(block):
+                buffer[s, write + k] = x[s, k]
+                buffer[s, write + length + k] = x[s, k]
+    line_length = line_history.shape[1] // 2
+    start = (line_write + block) % line_length
+    _delay_lines(line_history[:, start : start + line_length], before, after, ramp, jump, frames[1])
+    before[:] = after
+
+
+@njit(cache=True)
 def _delay_lines(
     history: np.ndarray,
     before: np.ndarray,
@@ -993,6 +1044,14 @@ def _tail_input(
             for n in range(block):
                 out[n] += g * history[s, base + n]
     return out
+
+
+@njit(cache=True)
+def _all_finite(x: np.ndarray) -> bool:
+    for v in x.flat:
+        if not np.isfinite(v):
+            return False
+    return True
 
 
 @njit(cache=True)

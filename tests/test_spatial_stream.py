@@ -185,6 +185,9 @@ def test_reflections_made_on_another_thread_settle_on_the_static_render() -> Non
         def submit(self, job):
             def traced():
                 threads.add(threading.get_ident())
+                # Slower than the blocks: the source moves on while its reflections are
+                # being made, and they must be made again for where it ends.
+                time.sleep(0.02)
                 return job()
 
             return super().submit(traced)

@@ -18,13 +18,14 @@ from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+from numba import njit
 
 from loci.serve.metrics import Metrics
 from loci.serve.music import SAMPLE_RATE, MusicScheduler
 from loci.serve.protocol import encode_audio
 from scene.model import Pose
 
-__all__ = ["RENDER_AHEAD_BLOCKS", "AudioEngine", "BlockRenderer", "Session"]
+__all__ = ["RENDER_AHEAD_BLOCKS", "AudioEngine", "BlockRenderer", "Session", "level_block"]
 
 _CEILING = 0.98
 _RELEASE_PER_S = 10 ** (6 / 20)  # the limiter lets go at 6 dB a second
@@ -147,8 +148,14 @@ class Session:
             self._sent_pose_t = pose_t
         stems = self.scheduler.mix(start, frames)
         binaural = self.renderer.process(stems)
-        binaural = binaural * (self.scheduler.volume(start, frames) * self._output_gain)
-        binaural = self._limit(np.nan_to_num(binaural, nan=0.0, posinf=0.0, neginf=0.0))
+        volume = self.scheduler.volume(start, frames)
+        binaural, self._limiter = level_block(
+            binaural,
+            volume,
+            gain=self._output_gain,
+            limiter=self._limiter,
+            recovery=_RELEASE_PER_S**self.period_s,
+        )
         payload = encode_audio(
             binaural,
             sequence=self.sequence,
@@ -171,19 +178,6 @@ class Session:
             if self.on_bar is not None:
                 self.on_bar()
 
-    def _limit(self, block: np.ndarray) -> np.ndarray:
-        """Keep the block under the ceiling with a gain that drops at once and recovers slowly."""
-        peak = float(np.max(np.abs(block))) if block.size else 0.0
-        recovered = min(1.0, self._limiter * _RELEASE_PER_S ** (self.period_s))
-        target = min(recovered, _CEILING / peak) if peak > 0 else recovered
-        ramp = np.linspace(self._limiter, target, block.shape[1], dtype=np.float32)
-        # The ramp starts at the old gain; where that would pass the ceiling, the new one
-        # holds for the whole block instead.
-        if self._limiter * peak > _CEILING:
-            ramp[:] = target
-        self._limiter = target
-        return (block * ramp).astype(np.float32)
-
     def _push(self, item: bytes | str) -> None:
         self.outbox.append(item)
         while len(self.outbox) > self._queue_limit:
@@ -196,6 +190,65 @@ class Session:
     def send_text(self, text: str) -> None:
         """Queue a JSON message for the client, in order with the audio."""
         self._push(text)
+
+
+def level_block(
+    block: np.ndarray, volume: np.ndarray, *, gain: float, limiter: float, recovery: float
+) -> tuple[np.ndarray, float]:
+    """Scale a binaural block by the listener's volume and keep it under full scale.
+
+    Parameters
+    ----------
+    block
+        float32, shape (2, frames): the renderer's output.
+    volume
+        float32, shape (frames,): the listener's volume per sample.
+    gain
+        Linear gain from the renderer to the wire.
+    limiter
+        The limiter's gain at the end of the previous block (1 when idle).
+    recovery
+        Largest factor by which the limiter's gain may rise over one block.
+
+    Returns
+    -------
+    tuple
+        The block (float32, shape (2, frames), NaN and Inf as 0, every sample within
+        ``0.98``) and the limiter's gain at its end. The gain drops at once to what the
+        block's peak needs and recovers slowly: it ramps from the old gain to the new one
+        over the block, or holds the new one where the ramp would pass the ceiling.
+    """
+    out = np.empty(block.shape, dtype=np.float32)
+    return out, _level(block, volume, float(gain), float(limiter), float(recovery), out)
+
+
+@njit(cache=True)
+def _level(
+    block: np.ndarray,
+    volume: np.ndarray,
+    gain: float,
+    limiter: float,
+    recovery: float,
+    out: np.ndarray,
+) -> float:
+    frames = block.shape[1]
+    peak = 0.0
+    for e in range(2):
+        for n in range(frames):
+            v = np.float32(block[e, n] * (volume[n] * gain))
+            if not np.isfinite(v):
+                v = np.float32(0.0)
+            out[e, n] = v
+            peak = max(peak, abs(v))
+    recovered = min(1.0, limiter * recovery)
+    target = min(recovered, _CEILING / peak) if peak > 0.0 else recovered
+    hold = limiter * peak > _CEILING
+    step = (target - limiter) / (frames - 1) if frames > 1 else 0.0
+    for n in range(frames):
+        g = np.float32(target if hold else limiter + step * n)
+        out[0, n] *= g
+        out[1, n] *= g
+    return target
 
 
 class AudioEngine:
