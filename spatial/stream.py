@@ -13,7 +13,8 @@ the offline render gives:
   ``reflection_updates_per_second`` times a second over all sources, the source whose
   reflections are the most out of date first;
 - one late tail shared by all sources, convolved once with the gain-weighted sum of their
-  inputs.
+  inputs, in two stages (:class:`spatial.partitioned.TailConvolver`: block-sized
+  partitions for its first 2048 samples, 2048-sample ones after).
 
 Convolution is uniformly partitioned (overlap-save, one FFT of twice the block size per
 source and block): every source keeps a delay line of its input spectra, and a numba loop
@@ -812,12 +813,6 @@ class _History:
         self.block = block
         self.buffer = np.zeros((sources, 2 * self.length), dtype=np.float32)
         self.write = 0
-
-    def push(self, x: np.ndarray) -> None:
-        w, b = self.write, self.block
-        self.buffer[:, w : w + b] = x
-        self.buffer[:, w + self.length : w + self.length + b] = x
-        self.advance()
 
     def advance(self) -> None:
         """Move on by a block that was written at ``write`` (and ``write + length``)."""
