@@ -667,19 +667,20 @@ class _Connection:
     async def _send_loop(self) -> None:
         session = self.session
         assert session is not None
+        # asyncio.timeout, not wait_for: this runs for every block of every session, and
+        # wait_for wraps each send in a task of its own.
         while True:
             if not session.outbox:
                 session.ready.clear()
-                try:
-                    await asyncio.wait_for(session.ready.wait(), self.limits.slow_client_s)
-                except TimeoutError:
-                    continue
+                await session.ready.wait()
+                continue
             item = session.outbox.popleft()
             try:
-                send = (
-                    self.ws.send_bytes(item) if isinstance(item, bytes) else self.ws.send_text(item)
-                )
-                await asyncio.wait_for(send, self.limits.slow_client_s)
+                async with asyncio.timeout(self.limits.slow_client_s):
+                    if isinstance(item, bytes):
+                        await self.ws.send_bytes(item)
+                    else:
+                        await self.ws.send_text(item)
             except TimeoutError:
                 await self._fatal("too_slow", "the client did not read its audio")
                 return
