@@ -111,8 +111,10 @@ class TailConvolver:
         self._late_size = late
         head = response[:, :late] if late else response
         self._head_first, self._head_spec = partition(head, 0, block, negligible=0.0)
+        # At least one slot: a response that starts after the head (a large hall's tail,
+        # silent until the transition time) has no head partitions at all.
         self._head_fdl = np.zeros(
-            (self._head_first + self._head_spec.shape[0], block + 1), dtype=np.complex64
+            (max(1, self._head_first + self._head_spec.shape[0]), block + 1), dtype=np.complex64
         )
         self._head_frame = np.zeros(2 * block, dtype=np.float32)
         self._head_newest = 0

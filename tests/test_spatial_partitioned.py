@@ -21,13 +21,16 @@ def _blocks(convolver: TailConvolver, x: np.ndarray, block: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("block", [64, 256, 1000, 4096])
-def test_tail_convolver_is_the_convolution(block: int) -> None:
+@pytest.mark.parametrize("silent_start", [0, 5000])
+def test_tail_convolver_is_the_convolution(block: int, silent_start: int) -> None:
     rng = np.random.default_rng(3)
     # A decaying response of 0.4 s with a silent stretch in its middle (a partition of
-    # zeros is skipped, not lost), and a noise input of 1.2 s.
+    # zeros is skipped, not lost), and a noise input of 1.2 s. A large hall's tail is
+    # silent until its transition time, here longer than the head of short partitions.
     n = 19_200
     response = rng.standard_normal((2, n)) * np.exp(-np.arange(n) / 4000.0)
     response[:, 6000:9000] = 0.0
+    response[:, :silent_start] = 0.0
     x = (0.1 * rng.standard_normal(57_600)).astype(np.float32)
     x = x[: x.size // block * block]
     out = _blocks(TailConvolver(response, block_size=block), x, block)
