@@ -266,8 +266,6 @@ class StreamRenderer:
         self._fdl = np.zeros((n, depth, bins), dtype=np.complex64)
         # Each source's last two blocks ([0]) and its delay line's ([1]), for one FFT.
         self._input_frames = np.zeros((2, n, 2 * block), dtype=np.float32)
-        self._frames = self._input_frames[0]
-        self._u_frames = self._input_frames[1]
         self._no_spectra = np.zeros((2, 0, bins), dtype=np.complex64)
         self._no_late = np.zeros((2, block), dtype=np.float32)
         self._common = np.zeros((2, bins), dtype=np.complex64)
