@@ -172,6 +172,14 @@ class StreamRenderer:
         reflection_executor: Executor | None = None,
     ) -> None:
         _check_rate(sample_rate)
+        if reflection_executor is not None and not callable(
+            getattr(reflection_executor, "submit", None)
+        ):
+            raise SceneError(
+                "must be None or an executor (with submit)",
+                field="reflection_executor",
+                value=reflection_executor,
+            )
         self._reflection_executor = reflection_executor
         self._r_pending: dict[int, Future] = {}
         _check_room(room)

@@ -259,6 +259,10 @@ def _make(**changes: object) -> StreamRenderer:
         ({"sample_rate": 44_100}, r"sample_rate: got 44100; must be 48000"),
         ({"brir_length_s": 0.0}, r"brir_length_s: got 0\.0; must be a number of seconds"),
         ({"reflection_updates_per_second": -1}, r"reflection_updates_per_second: got -1"),
+        (
+            {"reflection_executor": 4},
+            r"reflection_executor: got 4; must be None or an executor \(with submit\)",
+        ),
     ],
 )
 def test_bad_options_are_named(changes: dict, message: str) -> None:
