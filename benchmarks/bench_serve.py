@@ -215,7 +215,14 @@ def capacity(args: argparse.Namespace) -> None:
     per_session: list[float] = []
     print(f"load average before: {os.getloadavg()[0]:.1f} (two cores, shared)")
     for n in range(1, args.max + 1):
-        with server_process("--max-sessions", str(n + 2), "--processes", str(args.processes)) as (
+        with server_process(
+            "--max-sessions",
+            str(n + 2),
+            "--processes",
+            str(args.processes),
+            "--reflection-order",
+            args.reflection_order,
+        ) as (
             base,
             pid,
         ):
@@ -417,6 +424,12 @@ def main() -> None:
     cap.add_argument("--seconds", type=float, default=20.0)
     cap.add_argument("--max", type=int, default=12)
     cap.add_argument("--processes", type=int, default=1, help="loci serve --processes")
+    cap.add_argument(
+        "--reflection-order",
+        default="1",
+        choices=["1", "2", "3", "hrtf"],
+        help="loci serve --reflection-order",
+    )
     cap.set_defaults(run=capacity)
     stress = commands.add_parser("load")
     stress.add_argument("--seconds", type=float, default=60.0)

@@ -204,6 +204,16 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument("--soundfont", type=Path, help="a General MIDI .sf2 to play the stems")
+    serve.add_argument(
+        "--reflection-order",
+        choices=["1", "2", "3", "hrtf"],
+        default="1",
+        help=(
+            "reflections as a world-frame ambisonic field of this order, turned with the "
+            "head (cheap to turn), or 'hrtf': each image through its own HRTF, remade as "
+            "the head turns (default 1)"
+        ),
+    )
     serve.set_defaults(run=_run_serve)
 
     headset = commands.add_parser(
@@ -497,6 +507,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         limits=Limits(max_sessions=args.max_sessions),
         workers=args.workers,
         soundfont=None if args.soundfont is None else str(args.soundfont.resolve()),
+        reflection_order=None if args.reflection_order == "hrtf" else int(args.reflection_order),
     )
     print(f"loci serve: http://{args.host}:{args.port}/ (WebSocket /v1/session)", flush=True)
     serve(config, host=args.host, port=args.port, processes=args.processes)

@@ -22,6 +22,7 @@ sending it to the first audio block that says it was rendered with it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import math
@@ -176,16 +177,25 @@ class Client:
 
     async def next_block(self, timeout: float = 10.0) -> AudioBlock | None:
         """The next audio block, or None once the connection is closed."""
-        return await asyncio.wait_for(self._blocks.get(), timeout)
+        if not self._blocks.empty():
+            return self._blocks.get_nowait()
+        async with asyncio.timeout(timeout):
+            return await self._blocks.get()
 
     async def audio(self, *, seconds: float) -> AsyncIterator[AudioBlock]:
         """Audio blocks for ``seconds`` of wall time (ends early if the server closes)."""
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
-            try:
-                block = await asyncio.wait_for(self._blocks.get(), left)
-            except TimeoutError:
-                return
+            # Blocks usually wait in the queue already: no timer for those. asyncio.timeout,
+            # not wait_for, for the others: wait_for makes a task for every call.
+            if not self._blocks.empty():
+                block = self._blocks.get_nowait()
+            else:
+                try:
+                    async with asyncio.timeout(left):
+                        block = await self._blocks.get()
+                except TimeoutError:
+                    return
             if block is None:
                 return
             yield block
@@ -210,12 +220,18 @@ class Client:
         compares the block's server time with this machine's wall clock.
         """
         seen = sorted(self._latency.seen.items())
+        # earliest[i]: the first arrival of a block carrying pose seen[i] or a later one.
+        earliest: list[tuple[float, float, float]] = []
+        for _pose_t, arrival in reversed(seen):
+            earliest.append(min(arrival, earliest[-1]) if earliest else arrival)
+        earliest.reverse()
+        pose_times = [pose_t for pose_t, _ in seen]
         latencies = []
         for t, (sent_at, _sent_wall) in sorted(self._latency.sent.items()):
             # The first block that carries this pose or a later one reflects it.
-            later = [arrival for pose_t, arrival in seen if pose_t >= t]
-            if later:
-                received, received_wall, rendered_wall = min(later)
+            i = bisect.bisect_left(pose_times, t)
+            if i < len(earliest):
+                received, received_wall, rendered_wall = earliest[i]
                 latencies.append(
                     PoseLatency(received - sent_at, max(0.0, received_wall - rendered_wall))
                 )

@@ -31,23 +31,25 @@ LATE_PARTITION_SAMPLES = 2048
 def partition(
     response: np.ndarray, start: int, block: int, *, negligible: float
 ) -> tuple[int, np.ndarray]:
-    """Cut a (2, n) response placed at sample ``start`` >= 0 into overlap-save partitions.
+    """Cut a (channels, n) response placed at sample ``start`` >= 0 (two ears, or the
+    channels of an ambisonic response) into overlap-save partitions.
 
     Returns the index of the first partition kept and their spectra, complex64 of shape
-    (count, 2, block + 1). Leading and trailing partitions below ``negligible`` times the
-    peak are left out.
+    (count, channels, block + 1). Leading and trailing partitions below ``negligible``
+    times the peak are left out.
     """
+    channels = response.shape[0]
     p0, offset = divmod(start, block)
     count = math.ceil((offset + response.shape[1]) / block)
-    padded = np.zeros((2, count * block))
+    padded = np.zeros((channels, count * block))
     padded[:, offset : offset + response.shape[1]] = response
-    parts = padded.reshape(2, count, block).transpose(1, 0, 2)
+    parts = padded.reshape(channels, count, block).transpose(1, 0, 2)
     peak = np.abs(parts).max(axis=(1, 2))
     loud = np.flatnonzero(peak > negligible * peak.max()) if peak.max() > 0 else np.zeros(0, int)
     if loud.size == 0:
-        return p0, np.zeros((0, 2, block + 1), dtype=np.complex64)
+        return p0, np.zeros((0, channels, block + 1), dtype=np.complex64)
     lo, hi = int(loud[0]), int(loud[-1]) + 1
-    frames = np.zeros((hi - lo, 2, 2 * block))
+    frames = np.zeros((hi - lo, channels, 2 * block))
     frames[..., :block] = parts[lo:hi]
     return p0 + lo, scipy.fft.rfft(frames, axis=-1).astype(np.complex64)
 

@@ -7,7 +7,8 @@ the offline render gives:
 - the direct sound (HRTF of its direction, 1/r and air absorption), a few partitions
   long, fed through a delay line that glides to the travel time every block; the filter is
   remade when the direction has drifted by ``DIRECT_TOLERANCE_DEG`` or the level by
-  ``DIRECT_TOLERANCE_DB`` (a smaller drift within ``DIRECT_CATCH_UP_BLOCKS`` blocks);
+  ``DIRECT_TOLERANCE_DB`` (a smaller drift once the motion has paused for
+  ``DIRECT_CATCH_UP_BLOCKS`` blocks);
 - the reflections (image sources up to the transition time), tens of milliseconds; they
   cost more to compute (about a millisecond each), so they are recomputed at most
   ``reflection_updates_per_second`` times a second over all sources, the source whose
@@ -38,6 +39,7 @@ from numba import njit
 from scene.acoustics import SPEED_OF_SOUND, air_absorption_per_m
 from scene.errors import SceneError
 from scene.model import Pose, Room
+from spatial.ambisonics import MAX_ORDER
 from spatial.bands import band_firs
 from spatial.brir import (
     AIR_FIR_HALF_TAPS,
@@ -62,6 +64,7 @@ from spatial.render import (
     _room_plan,
     _SourcePlan,
 )
+from spatial.stream_ambisonic import AmbisonicReflections
 from spatial.types import SAMPLE_RATE
 
 __all__ = [
@@ -91,8 +94,10 @@ MAX_BLOCK_SIZE = 8192
 DIRECT_TOLERANCE_DEG = 1.0
 DIRECT_TOLERANCE_DB = 0.1
 
-#: A drift smaller than the tolerances is caught up after this many blocks, so that a
-#: scene that stops moving converges on its static render.
+#: A drift smaller than the tolerances is caught up once this many blocks have passed
+#: without a new pose or position, so that a scene that stops moving converges on its
+#: static render. Counted from the last change, not the first: a head turning steadily
+#: (a pose every few blocks) is followed within the tolerances, not remade at every pose.
 DIRECT_CATCH_UP_BLOCKS = 4
 
 #: How far the head may turn (degrees) or the listener and a source move together (metres)
@@ -148,6 +153,14 @@ class StreamRenderer:
         makes them on its threads, off the audio thread, as simulation threads do in
         game audio engines: a block installs those that are ready, crossfading, and the
         audio thread never waits for one. Their heavy steps release the interpreter.
+    reflection_order
+        None renders each source's reflections through the HRTF of every image's
+        direction, remade as the head turns (the offline render's sound, sample for
+        sample). An ambisonic order (1 to 3) keeps them as a world-frame sound field of
+        that order, turned to the head every sample and decoded with fixed filters
+        (:mod:`spatial.stream_ambisonic`): a turning head then costs nothing more, and
+        only moving the listener or a source remakes reflections; their directions are
+        as sharp as the order allows.
 
     Notes
     -----
@@ -170,8 +183,20 @@ class StreamRenderer:
         positions: Sequence[tuple[float, float, float]],
         reflection_updates_per_second: float = DEFAULT_REFLECTION_UPDATES_PER_SECOND,
         reflection_executor: Executor | None = None,
+        reflection_order: int | None = None,
     ) -> None:
         _check_rate(sample_rate)
+        if reflection_order is not None and (
+            isinstance(reflection_order, bool)
+            or not isinstance(reflection_order, int | np.integer)
+            or not 1 <= reflection_order <= MAX_ORDER
+        ):
+            raise SceneError(
+                f"must be None (reflections through the HRTF) or an ambisonic order, 1 to "
+                f"{MAX_ORDER}",
+                field="reflection_order",
+                value=reflection_order,
+            )
         if reflection_executor is not None and not callable(
             getattr(reflection_executor, "submit", None)
         ):
@@ -272,6 +297,15 @@ class StreamRenderer:
 
         n = self._n
         self._fdl = np.zeros((n, depth, bins), dtype=np.complex64)
+        self._ambisonic: AmbisonicReflections | None = None
+        channels = 2
+        if reflection_order is not None:
+            self._ambisonic = AmbisonicReflections(int(reflection_order), self._hrtf, block)
+            channels = self._ambisonic.channels
+        # What the sources' own output sees of the reflections when they go through the
+        # ambisonic bus instead: none.
+        self._no_reflections = np.zeros(n, dtype=np.int64)
+        self._no_old = np.full(n, -1, dtype=np.int64)
         # Each source's last two blocks ([0]) and its delay line's ([1]), for one FFT.
         self._input_frames = np.zeros((2, n, 2 * block), dtype=np.float32)
         self._no_spectra = np.zeros((2, 0, bins), dtype=np.complex64)
@@ -299,11 +333,11 @@ class StreamRenderer:
         self._d_face = np.full(n, -1, dtype=np.int64)
         # Reflections: one slot per source, and a small pool for those fading out.
         cap = max(reflection_cap, 1)
-        self._r_spec = np.zeros((n, cap, 2, bins), dtype=np.complex64)
+        self._r_spec = np.zeros((n, cap, channels, bins), dtype=np.complex64)
         self._r_first = np.zeros(n, dtype=np.int64)
         self._r_count = np.zeros(n, dtype=np.int64)
         self._r_cap = reflection_cap
-        self._r_pool = np.zeros((self._budget, cap, 2, bins), dtype=np.complex64)
+        self._r_pool = np.zeros((self._budget, cap, channels, bins), dtype=np.complex64)
         self._r_pool_first = np.zeros(self._budget, dtype=np.int64)
         self._r_pool_count = np.zeros(self._budget, dtype=np.int64)
         self._r_old = np.full(n, -1, dtype=np.int64)
@@ -436,6 +470,23 @@ class StreamRenderer:
             spectra = self._no_spectra
         common = self._common
         common[...] = 0
+        ambisonic = self._ambisonic
+        if ambisonic is not None:
+            self._fdl[:, self._newest] = spectra[0]
+            ambisonic.add_block(
+                self._fdl,
+                self._newest,
+                self._r_spec,
+                self._r_first,
+                self._r_count,
+                self._r_pool,
+                self._r_pool_first,
+                self._r_pool_count,
+                self._r_old,
+                self._listener,
+                self._ramp,
+                common,
+            )
         tail = self._tail
         if tail is not None:
             tail_in = _tail_input(
@@ -458,11 +509,11 @@ class StreamRenderer:
             u_newest,
             self._r_spec,
             self._r_first,
-            self._r_count,
+            self._r_count if ambisonic is None else self._no_reflections,
             self._r_pool,
             self._r_pool_first,
             self._r_pool_count,
-            self._r_old,
+            self._r_old if ambisonic is None else self._no_old,
             self._d_spec,
             self._d_first,
             self._d_count,
@@ -490,6 +541,8 @@ class StreamRenderer:
             array[...] = 0
         if self._tail is not None:
             self._tail.reset()
+        if self._ambisonic is not None:
+            self._ambisonic.reset()
         self._line_before[:] = self._line
         self._d_fading[:] = False
         self._r_old[:] = -1
@@ -530,6 +583,7 @@ class StreamRenderer:
         cached = self._r_plans[s]
         plan, room, hrtf, fs = self._plan, self._room, self._hrtf, self._fs
         block, limit, cap = self._block, self._limit, self._r_cap
+        ambisonic = self._ambisonic
 
         def job() -> _Reflections:
             key = (*listener.position, *position)
@@ -537,9 +591,19 @@ class StreamRenderer:
                 source = cached[1]
             else:
                 source = plan.source(room, listener, position, fs)
-            first, spectra = _reflection_partitions(
-                source, listener, hrtf, fs=fs, block=block, limit=limit, cap=cap
-            )
+            if ambisonic is None:
+                first, spectra = _reflection_partitions(
+                    source, listener, hrtf, fs=fs, block=block, limit=limit, cap=cap
+                )
+            else:
+                first, spectra = ambisonic.partitions(
+                    source.images,
+                    np.asarray(listener.position),
+                    cut_s=source.cut_s,
+                    fs=fs,
+                    limit=limit,
+                    cap=cap,
+                )
             return _Reflections(key, source, first, spectra)
 
         return job
@@ -667,6 +731,7 @@ class StreamRenderer:
             )
             self._moved = False
             self._r_dirty = True
+            self._d_age[:] = 0
         drift = self._d_drift
         drifting = drift > 0.0
         self._d_age[drifting] += 1
@@ -685,6 +750,8 @@ class StreamRenderer:
         listener = np.asarray(self._listener.position)
         angles = np.array([self._listener.yaw_deg, self._listener.pitch_deg])
         turn = np.abs((self._r_angles - angles + 180.0) % 360.0 - 180.0).max(axis=1)
+        if self._ambisonic is not None:
+            turn[:] = 0.0  # the bus turns with the head; the reflections stay
         shift = np.linalg.norm(self._r_listener - listener, axis=1) + np.linalg.norm(
             self._r_position - self._positions, axis=1
         )

@@ -347,3 +347,18 @@ def test_direct_filters_are_remade_by_drift_and_caught_up_when_small(monkeypatch
     renderer.set_listener(Pose(position=turned.position, yaw_deg=turned.yaw_deg + 0.1))
     assert blocks(DIRECT_CATCH_UP_BLOCKS - 1) == []
     assert blocks(DIRECT_CATCH_UP_BLOCKS + 3) == [[0, 1, 2]]
+    # A slow, steady turn (a tenth of the tolerance a pose, a pose every third block) is
+    # remade when its drift reaches the tolerance, not at every pose; caught up once it
+    # stops.
+    yaw = turned.yaw_deg + 0.1
+    remade.clear()
+    for _ in range(25):
+        yaw += 0.1 * DIRECT_TOLERANCE_DEG
+        renderer.set_listener(Pose(position=turned.position, yaw_deg=yaw))
+        for _ in range(3):
+            renderer.process(silence)
+    assert len([which for which in remade if which]) == 2  # at 10 and 20 tenths
+    # The last pose's block and the two after it were quiet: the next one catches up.
+    assert DIRECT_CATCH_UP_BLOCKS == 4
+    assert blocks(1) == [[0, 1, 2]]
+    assert blocks(5) == []

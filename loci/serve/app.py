@@ -89,9 +89,15 @@ class ServeConfig:
         Gain from the spatial renderer to the wire, dB (a limiter keeps it under 0 dBFS).
     reflection_updates_per_second
         How often, over a session's sources, the renderer recomputes reflections for a
-        turning head (the direct sound follows every pose), on the process's reflection
-        thread; an update takes about 3.3 ms of it on this machine, so the renderer's own
-        default (100) would cost a third of a core per session.
+        moving listener (the direct sound follows every pose), on the process's
+        reflection thread; an update takes about 3.3 ms of it on this machine, so the
+        renderer's own default (100) would cost a third of a core per session.
+    reflection_order
+        The ambisonic order of the reflections (1 to 3): a world-frame sound field that
+        turns with the head, so that a turning head remakes no reflections (see
+        ``spatial.stream.StreamRenderer``); only moving the listener or a source does.
+        None sends them through the HRTF of each image's direction instead, remade as
+        the head turns. Order 1 costs the least.
     """
 
     token: str | None = None
@@ -101,6 +107,7 @@ class ServeConfig:
     soundfont: str | None = None
     output_gain_db: float = 0.0
     reflection_updates_per_second: float = 16.0
+    reflection_order: int | None = 1
 
 
 def _default_renderer(
@@ -112,6 +119,7 @@ def _default_renderer(
     positions: Sequence[tuple[float, float, float]],
     seed: int,
     reflection_updates_per_second: float,
+    reflection_order: int | None = None,
 ) -> BlockRenderer:
     from spatial.stream import StreamRenderer
 
@@ -124,6 +132,7 @@ def _default_renderer(
         seed=seed,
         reflection_updates_per_second=reflection_updates_per_second,
         reflection_executor=_reflection_thread(),
+        reflection_order=reflection_order,
     )
 
 
@@ -148,7 +157,7 @@ def _primed_renderer(factory: RendererFactory, room: Room, **options) -> BlockRe
     return renderer
 
 
-def _warm_up_renderer() -> None:
+def _warm_up_renderer(reflection_order: int | None) -> None:
     from loci.serve.places import scene_for_hello
 
     scene = scene_for_hello(scene_text=None, place="a small room", instruction=None, seed=0)
@@ -161,6 +170,7 @@ def _warm_up_renderer() -> None:
         positions=[(x + 1.0, y, z)],
         seed=0,
         reflection_updates_per_second=100.0,
+        reflection_order=reflection_order,
     )
     renderer.set_listener(Pose(position=(x, y, z), yaw_deg=10.0))
     renderer.process(np.zeros((1, 256), dtype=np.float32))
@@ -182,7 +192,10 @@ class Server:
         self.metrics = Metrics()
         self.engine = AudioEngine()
         self.generator: Generator | None = None
-        self._renderer_factory = renderer_factory or _default_renderer
+        self._renderer_factory = renderer_factory or functools.partial(
+            _default_renderer, reflection_order=config.reflection_order
+        )
+        self._default_factory = renderer_factory is None
         self.bar_cache = BarCache()
         self._engine_task: asyncio.Task | None = None
         self._reserved = 0
@@ -214,10 +227,10 @@ class Server:
         _tune_allocator()  # before the threads that build renderers make their arenas
         self.generator = Generator(workers=self.config.workers)
         self.generator.warm_up(bars.warm_up)
-        if self._renderer_factory is _default_renderer:
+        if self._default_factory:
             # The HRTF file and the renderer's compiled kernels are loaded before the first
             # session, not while its neighbours' audio waits on the interpreter.
-            await asyncio.to_thread(_warm_up_renderer)
+            await asyncio.to_thread(_warm_up_renderer, self.config.reflection_order)
         # What start-up loaded (the libraries, the HRTF, the kernels) lives as long as the
         # server: frozen out of the collector's reach, a full collection scans only what
         # the sessions made since. Unfrozen, one took 80 to 220 ms here, a stall of 15 to
