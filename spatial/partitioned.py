@@ -21,6 +21,8 @@ import numpy as np
 import scipy.fft
 from numba import njit
 
+from spatial import blockfft
+
 __all__ = ["LATE_PARTITION_SAMPLES", "TailConvolver", "mac_partitions", "partition"]
 
 #: Partition length of the late stage, samples, rounded down to whole blocks: its one
@@ -147,7 +149,7 @@ class TailConvolver:
         self._head_frame[:block] = self._head_frame[block:]
         self._head_frame[block:] = x
         self._head_newest = (self._head_newest + 1) % self._head_fdl.shape[0]
-        self._head_fdl[self._head_newest] = scipy.fft.rfft(self._head_frame)
+        self._head_fdl[self._head_newest] = blockfft.rfft(self._head_frame)
         if not self._late_spec.shape[0]:
             return
         late = self._late_size
@@ -192,7 +194,7 @@ class TailConvolver:
     def _late_block(self) -> None:
         late = self._late_size
         self._late_newest = (self._late_newest + 1) % self._late_fdl.shape[0]
-        self._late_fdl[self._late_newest] = scipy.fft.rfft(self._late_frame)
+        self._late_fdl[self._late_newest] = blockfft.rfft(self._late_frame)
         acc = np.zeros((2, late + 1), dtype=np.complex64)
         mac_partitions(
             self._late_fdl,
@@ -204,5 +206,5 @@ class TailConvolver:
         )
         # The output of the late block of input just ended belongs to the next one: the
         # late part's first partition is `late` samples into the response.
-        self._late_out[:] = scipy.fft.irfft(acc, n=2 * late, axis=-1)[:, late:]
+        self._late_out[:] = blockfft.irfft(acc, 2 * late)[:, late:]
         self._late_frame[:late] = self._late_frame[late:]

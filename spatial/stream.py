@@ -33,12 +33,12 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 from numba import njit
 
 from scene.acoustics import SPEED_OF_SOUND, air_absorption_per_m
 from scene.errors import SceneError
 from scene.model import Pose, Room
+from spatial import blockfft
 from spatial.ambisonics import MAX_ORDER
 from spatial.bands import band_firs
 from spatial.brir import (
@@ -465,7 +465,7 @@ class StreamRenderer:
             )
             history.advance()
             lines.advance()
-            spectra = scipy.fft.rfft(self._input_frames, axis=-1)
+            spectra = blockfft.rfft(self._input_frames)
         else:
             spectra = self._no_spectra
         common = self._common
@@ -522,7 +522,7 @@ class StreamRenderer:
             common,
             self._sums,
         )
-        outputs = scipy.fft.irfft(self._sums[: 4 if fading else 2], n=2 * block, axis=-1)
+        outputs = blockfft.irfft(self._sums[: 4 if fading else 2], 2 * block)
         out = np.empty((2, block), dtype=np.float32)
         late = tail.late() if tail is not None else self._no_late
         _finish_block(outputs, fading, self._ramp, late, out)
@@ -674,7 +674,7 @@ class StreamRenderer:
             FRACTIONAL_DELAY_HALF_TAPS,
             block,
         )
-        spectra = scipy.fft.rfft(frames, axis=-1, overwrite_x=True)
+        spectra = blockfft.rfft(frames)
         slots = 1 - self._d_cur[which] if fade else self._d_cur[which]
         cap = self._direct_cap
         self._d_spec[which, slots] = spectra

@@ -23,10 +23,10 @@ import math
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
 from numba import njit
 
 from scene.model import Pose
+from spatial import blockfft
 from spatial.ambisonics import (
     _accumulate_encoded,
     channel_count,
@@ -264,14 +264,14 @@ class AmbisonicReflections:
             fdl, newest, r_spec, r_first, r_count, r_pool, r_pool_first, r_pool_count, r_old, bus
         )
         rows = bus[: 2 if fading else 1].reshape(-1, bus.shape[2])
-        outputs = scipy.fft.irfft(rows, n=2 * self._block, axis=-1)
+        outputs = blockfft.irfft(rows, 2 * self._block)
         _turn_block(
             outputs, fading, ramp, self._glide, self._previous, self._rotation, self._frames
         )
         parts = self._fdl.shape[1]
         self._count += 1
         newest_input = self._count % parts
-        self._fdl[:, newest_input] = scipy.fft.rfft(self._frames, axis=-1)
+        self._fdl[:, newest_input] = blockfft.rfft(self._frames)
         _decode(self._fdl, newest_input, self._decoder, common)
 
 
