@@ -187,7 +187,8 @@ def _encoded_early(images, listener: Pose, order: int, cut_s: float, fs: int) ->
     return band_sum(per_band, sample_rate=fs)
 
 
-@njit(cache=True)
+# nogil: the streaming renderer runs it on a thread beside the audio clock.
+@njit(cache=True, nogil=True)
 def _accumulate_encoded(
     out: np.ndarray, harmonics: np.ndarray, delays: np.ndarray, gains: np.ndarray, half: int
 ) -> None:

@@ -68,7 +68,7 @@ def encode_reflections(
     Returns
     -------
     numpy.ndarray
-        float64, shape ((order + 1)^2, L), ACN / SN3D, time 0 at emission; (C, 0) when
+        float32, shape ((order + 1)^2, L), ACN / SN3D, time 0 at emission; (C, 0) when
         no reflection is kept.
     """
     delays = images.delays_s
@@ -86,7 +86,9 @@ def encode_reflections(
     gains = images.gains[keep] * weight[keep][:, None]
     half = FRACTIONAL_DELAY_HALF_TAPS
     length = int(np.ceil(delay_samples.max())) + 2 * half + 2
-    per_band = np.zeros((channels, gains.shape[1], length))
+    # Single precision, as the binaural reflections: the response ends up float32, and
+    # its band split runs twice as fast.
+    per_band = np.zeros((channels, gains.shape[1], length), dtype=np.float32)
     _accumulate_encoded(per_band, harmonics, delay_samples, gains, half)
     return band_sum(per_band, sample_rate=fs)
 
