@@ -142,7 +142,7 @@ def _session_misses(result: dict) -> tuple[int, int]:
     )
 
 
-def _renderer_cpu_ms() -> tuple[float, float, float]:
+def _renderer_cpu_ms(reflection_order: int | None) -> tuple[float, float, float]:
     """CPU ms per 256-sample block: StreamRenderer with a turning head (60 Hz poses),
     StreamRenderer static, and a plain numpy partitioned convolution of 8 sources."""
     import numpy as np
@@ -163,6 +163,7 @@ def _renderer_cpu_ms() -> tuple[float, float, float]:
         positions=positions,
         seed=0,
         reflection_updates_per_second=16.0,
+        reflection_order=reflection_order,
     )
     x = np.random.default_rng(0).standard_normal((8, BLOCK)).astype(np.float32) * 0.1
     for _ in range(50):
@@ -198,9 +199,13 @@ def _renderer_cpu_ms() -> tuple[float, float, float]:
 
 
 def capacity(args: argparse.Namespace) -> None:
-    turning, static, numpy_ms = _renderer_cpu_ms()
+    order = None if args.reflection_order == "hrtf" else int(args.reflection_order)
+    turning, static, numpy_ms = _renderer_cpu_ms(order)
     block_ms = 1000 * BLOCK / 48_000
-    print(f"renderer CPU per {BLOCK}-sample block ({block_ms:.2f} ms), 8 sources, small room:")
+    print(
+        f"renderer CPU per {BLOCK}-sample block ({block_ms:.2f} ms), 8 sources, small room, "
+        f"reflections {args.reflection_order} (made inside process here):"
+    )
     print(f"  StreamRenderer, head turning (60 Hz poses): {turning:.3f} ms")
     print(f"  StreamRenderer, head still:                 {static:.3f} ms")
     print(
