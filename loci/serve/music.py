@@ -27,7 +27,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -89,10 +89,11 @@ class _Bar:
     piece: int
     bar: int
     audio: dict[str, np.ndarray]
+    end: int = field(init=False)
 
-    @property
-    def end(self) -> int:
-        return self.start + max((a.size for a in self.audio.values()), default=0)
+    def __post_init__(self) -> None:
+        # Read by every block's mix: computed once (a bar's audio does not change).
+        self.end = self.start + max((a.size for a in self.audio.values()), default=0)
 
 
 @dataclass
@@ -210,6 +211,7 @@ class MusicScheduler:
         self._listener = listener
         self._room = room
         self._slots: list[str | None] = [None] * slots
+        self._steady_volume: np.ndarray | None = None
         self._on_position = on_position
         self._time_of = time_of
         self._metrics = metrics
@@ -333,8 +335,12 @@ class MusicScheduler:
             out[slot] *= np.interp(samples, xs, ys).astype(np.float32)
         if self._frontier is not None and self._frontier[0].bar_start(self._frontier[1]) < end:
             self._metrics.music_underruns += 1
-        self._bars = [bar for bar in self._bars if bar.end > end]
-        self._ambiences = [v for v in self._ambiences if v.stop is None or v.stop + v.fade > end]
+        if any(bar.end <= end for bar in self._bars):
+            self._bars = [bar for bar in self._bars if bar.end > end]
+        if any(v.stop is not None and v.stop + v.fade <= end for v in self._ambiences):
+            self._ambiences = [
+                v for v in self._ambiences if v.stop is None or v.stop + v.fade > end
+            ]
         if self._frontier is not None:
             piece, bar = self._frontier
             if piece.bar_start(bar) - end < _LOOKAHEAD_S * SAMPLE_RATE:
@@ -344,7 +350,14 @@ class MusicScheduler:
     def volume(self, start: int, frames: int) -> np.ndarray:
         """The listener's volume over a block, float32 of shape (frames,)."""
         if len(self._volume) == 1:
-            return np.full(frames, self._volume[0][1], dtype=np.float32)
+            level = self._volume[0][1]
+            steady = self._steady_volume
+            if steady is None or steady.size != frames or steady[0] != np.float32(level):
+                # Shared by the blocks until the volume changes; nobody writes to it (a
+                # read-only array would make the output kernel compile anew).
+                steady = np.full(frames, level, dtype=np.float32)
+                self._steady_volume = steady
+            return steady
         xs, ys = zip(*self._volume, strict=True)
         gain = np.interp(np.arange(start, start + frames, dtype=np.float64), xs, ys)
         if xs[-1] <= start:
