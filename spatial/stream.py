@@ -9,8 +9,10 @@ the offline render gives:
   remade when the direction has drifted by ``DIRECT_TOLERANCE_DEG`` or the level by
   ``DIRECT_TOLERANCE_DB`` (a smaller drift once the motion has paused for
   ``DIRECT_CATCH_UP_BLOCKS`` blocks);
-- the reflections (image sources up to the transition time), tens of milliseconds; they
-  cost more to compute (about a millisecond each), so they are recomputed at most
+- the reflections (image sources up to the transition time), tens of milliseconds,
+  through each image's HRTF or (``reflection_order``) as a world-frame ambisonic field
+  turned with the head (:mod:`spatial.stream_ambisonic`); they cost more to compute (a
+  few milliseconds a source), so they are recomputed at most
   ``reflection_updates_per_second`` times a second over all sources, the source whose
   reflections are the most out of date first;
 - one late tail shared by all sources, convolved once with the gain-weighted sum of their
@@ -39,7 +41,7 @@ from scene.acoustics import SPEED_OF_SOUND, air_absorption_per_m
 from scene.errors import SceneError
 from scene.model import Pose, Room
 from spatial import blockfft
-from spatial.ambisonics import MAX_ORDER
+from spatial.ambisonics import MAX_ORDER, channel_count
 from spatial.bands import band_firs
 from spatial.brir import (
     AIR_FIR_HALF_TAPS,
@@ -64,7 +66,7 @@ from spatial.render import (
     _room_plan,
     _SourcePlan,
 )
-from spatial.stream_ambisonic import AmbisonicReflections
+from spatial.stream_ambisonic import AmbisonicReflections, encode_reflections
 from spatial.types import SAMPLE_RATE
 
 __all__ = [
@@ -583,7 +585,7 @@ class StreamRenderer:
         cached = self._r_plans[s]
         plan, room, hrtf, fs = self._plan, self._room, self._hrtf, self._fs
         block, limit, cap = self._block, self._limit, self._r_cap
-        ambisonic = self._ambisonic
+        order = None if self._ambisonic is None else self._ambisonic.order
 
         def job() -> _Reflections:
             key = (*listener.position, *position)
@@ -591,19 +593,9 @@ class StreamRenderer:
                 source = cached[1]
             else:
                 source = plan.source(room, listener, position, fs)
-            if ambisonic is None:
-                first, spectra = _reflection_partitions(
-                    source, listener, hrtf, fs=fs, block=block, limit=limit, cap=cap
-                )
-            else:
-                first, spectra = ambisonic.partitions(
-                    source.images,
-                    np.asarray(listener.position),
-                    cut_s=source.cut_s,
-                    fs=fs,
-                    limit=limit,
-                    cap=cap,
-                )
+            first, spectra = _reflection_partitions(
+                source, listener, hrtf, fs=fs, block=block, limit=limit, cap=cap, order=order
+            )
             return _Reflections(key, source, first, spectra)
 
         return job
@@ -853,16 +845,31 @@ class _Reflections:
 
 
 def _reflection_partitions(
-    source: _SourcePlan, listener: Pose, hrtf: Hrtf, *, fs: int, block: int, limit: int, cap: int
+    source: _SourcePlan,
+    listener: Pose,
+    hrtf: Hrtf,
+    *,
+    fs: int,
+    block: int,
+    limit: int,
+    cap: int,
+    order: int | None,
 ) -> tuple[int, np.ndarray]:
-    """The reflections' response for ``listener``, cut into at most ``cap`` partitions that
-    end by partition ``limit``: (index of the first, spectra)."""
-    none = (0, np.zeros((0, 2, block + 1), dtype=np.complex64))
+    """The reflections' response for ``listener`` (two ears, or with an ambisonic
+    ``order`` the channels of its world-frame field), cut into at most ``cap`` partitions
+    that end by partition ``limit``: (index of the first, spectra)."""
+    channels = 2 if order is None else channel_count(order)
+    none = (0, np.zeros((0, channels, block + 1), dtype=np.complex64))
     if cap == 0:
         return none
-    response = reflections_brir(
-        source.images, listener, hrtf, sample_rate=fs, cut_s=source.cut_s, fade_s=FADE_S
-    )
+    if order is None:
+        response = reflections_brir(
+            source.images, listener, hrtf, sample_rate=fs, cut_s=source.cut_s, fade_s=FADE_S
+        )
+    else:
+        response = encode_reflections(
+            source.images, np.asarray(listener.position), order, cut_s=source.cut_s, fs=fs
+        )
     if response.shape[1] == 0:
         return none
     first, spectra = partition(response, 0, block, negligible=_NEGLIGIBLE)

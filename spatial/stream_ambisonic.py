@@ -199,35 +199,6 @@ class AmbisonicReflections:
         # stop and start it every block, a 187.5 Hz wobble at 256 samples).
         self._glide = ((np.arange(block) + 1.0) / block).astype(np.float32)
 
-    def partitions(
-        self,
-        images: ImageSources,
-        position: np.ndarray,
-        *,
-        cut_s: float,
-        fs: int,
-        limit: int,
-        cap: int,
-    ) -> tuple[int, np.ndarray]:
-        """One source's reflections for the listener at ``position``, cut into at most
-        ``cap`` partitions that end by partition ``limit``: (index of the first, spectra
-        complex64 of shape (count, C, block + 1))."""
-        none = (0, np.zeros((0, self.channels, self._block + 1), dtype=np.complex64))
-        if cap == 0:
-            return none
-        response = encode_reflections(images, position, self.order, cut_s=cut_s, fs=fs)
-        if response.shape[1] == 0:
-            return none
-        first, spectra = partition(response, 0, self._block, negligible=1e-7)
-        count = min(spectra.shape[0], limit - first)
-        if count <= 0:
-            return none
-        spectra = spectra[:count]
-        if count > cap:
-            first += count - cap
-            spectra = spectra[count - cap :]
-        return first, spectra
-
     def reset(self) -> None:
         """Forget all past input."""
         self._frames[...] = 0
