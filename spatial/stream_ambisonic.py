@@ -179,8 +179,9 @@ class AmbisonicReflections:
         self.channels = channels = channel_count(order)
         self._block = block
         bins = block + 1
-        # Rows 0..C-1: the bus through the current reflections (and those not changing);
-        # C..2C-1 through the previous ones of the sources changing this block.
+        # The bus's spectra: [0] through the new reflections of the sources changing this
+        # block, [1] through their previous ones, [2] the sources not changing (added to
+        # both): see _mac_bus.
         self._bus = np.zeros((3, channels, bins), dtype=np.complex64)
         filters = decoder_filters(hrtf, order)  # (C, 2, taps)
         parts = math.ceil(filters.shape[2] / block)
@@ -228,10 +229,13 @@ class AmbisonicReflections:
         spectrum every part of the renderer's output hears.
         """
         turn = (listener.yaw_deg, listener.pitch_deg)
+        first = self._turn is None
         self._previous[...] = self._rotation
         if turn != self._turn:
             self._turn = turn
             self._rotation[...] = rotation_matrix(self.order, *turn)
+            if first:  # no glide from the identity into the first pose
+                self._previous[...] = self._rotation
         bus = self._bus
         fading = _mac_bus(
             fdl, newest, r_spec, r_first, r_count, r_pool, r_pool_first, r_pool_count, r_old, bus
