@@ -301,7 +301,8 @@ class StreamRenderer:
         self._fdl = np.zeros((n, depth, bins), dtype=np.complex64)
         self._ambisonic: AmbisonicReflections | None = None
         channels = 2
-        if reflection_order is not None:
+        # In a free field there is nothing to reflect: no bus to mix, turn and decode.
+        if reflection_order is not None and reflection_cap > 0:
             self._ambisonic = AmbisonicReflections(int(reflection_order), self._hrtf, block)
             channels = self._ambisonic.channels
         # What the sources' own output sees of the reflections when they go through the

@@ -21,7 +21,7 @@ from test_spatial_stream import (
     _turning,
 )
 
-from scene.model import Pose
+from scene.model import Pose, Room
 from spatial.ambisonics import _encoded_early, decoder_filters, sn3d_harmonics
 from spatial.brir import head_frame, reflections_brir
 from spatial.hrtf import default_hrtf
@@ -184,6 +184,26 @@ def test_ambisonic_reflections_turn_without_clicks_and_settle() -> None:
     turned.reset()
     x = _noise((1, 256 * 40), 99)
     np.testing.assert_allclose(_stream(turned, x), _stream(renderer(87.0), x), atol=1e-6)
+
+
+def test_a_free_field_has_no_reflections_to_turn() -> None:
+    room = Room(kind="free_field")
+    listener = Pose(position=(0.0, 0.0, 1.6), yaw_deg=30.0)
+    positions = [(30.0, 5.0, 1.0), (-2.0, 1.0, 0.5)]
+    x = _noise((2, 256 * 20), 4)
+    ambisonic, plain = (
+        StreamRenderer(
+            room,
+            sources=2,
+            block_size=256,
+            listener=listener,
+            positions=positions,
+            reflection_order=order,
+        )
+        for order in (1, None)
+    )
+    assert ambisonic._ambisonic is None
+    np.testing.assert_array_equal(_stream(ambisonic, x), _stream(plain, x))
 
 
 @pytest.mark.parametrize("order", [0, 4, True, 1.0, "1"])
