@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from numpy_baseline import partitioned_convolution_ms  # noqa: E402
 from serve_support import server_process  # noqa: E402
 
 from loci.client import connect  # noqa: E402
@@ -179,22 +180,7 @@ def _renderer_cpu_ms(reflection_order: int | None) -> tuple[float, float, float]
     for _ in range(n):
         renderer.process(x)
     static = (time.process_time() - started) / n * 1000
-    # numpy baseline: 8 sources, a 1 s binaural response each, uniformly partitioned.
-    partitions = 48_000 // BLOCK
-    spectra = (np.random.default_rng(1).standard_normal((8, 2, partitions, BLOCK + 1)) + 0j).astype(
-        np.complex64
-    )
-    history = np.zeros((8, partitions, BLOCK + 1), dtype=np.complex64)
-    buffer = np.zeros((8, 2 * BLOCK), dtype=np.float32)
-    started = time.process_time()
-    for _ in range(n // 3):
-        buffer[:, :BLOCK] = buffer[:, BLOCK:]
-        buffer[:, BLOCK:] = x
-        history = np.roll(history, 1, axis=1)
-        history[:, 0] = np.fft.rfft(buffer, axis=1)
-        accumulated = np.einsum("spf,sepf->ef", history, spectra)
-        np.fft.irfft(accumulated, axis=1)[:, BLOCK:]
-    numpy_ms = (time.process_time() - started) / (n // 3) * 1000
+    numpy_ms = partitioned_convolution_ms(x, blocks=n // 3)
     return turning, static, numpy_ms
 
 

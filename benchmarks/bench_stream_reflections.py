@@ -23,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numpy_baseline import partitioned_convolution_ms
 
 from loci.serve.places import scene_for_hello
 from scene.model import Pose
@@ -41,22 +42,6 @@ class _Counting(ThreadPoolExecutor):
     def submit(self, job):
         self.jobs += 1
         return super().submit(job)
-
-
-def _numpy_ms(x: np.ndarray) -> float:
-    partitions = 48_000 // BLOCK
-    rng = np.random.default_rng(1)
-    spectra = (rng.standard_normal((8, 2, partitions, BLOCK + 1)) + 0j).astype(np.complex64)
-    history = np.zeros((8, partitions, BLOCK + 1), dtype=np.complex64)
-    buffer = np.zeros((8, 2 * BLOCK), dtype=np.float32)
-    started = time.process_time()
-    for _ in range(BLOCKS // 3):
-        buffer[:, :BLOCK] = buffer[:, BLOCK:]
-        buffer[:, BLOCK:] = x
-        history = np.roll(history, 1, axis=1)
-        history[:, 0] = np.fft.rfft(buffer, axis=1)
-        np.fft.irfft(np.einsum("spf,sepf->ef", history, spectra), axis=1)[:, BLOCK:]
-    return (time.process_time() - started) / (BLOCKS // 3) * 1000
 
 
 def main() -> None:
@@ -105,7 +90,7 @@ def main() -> None:
             total[order].append((time.process_time() - started) / BLOCKS * 1000)
             audio[order].append(thread_ms)
             jobs[order].append((executor.jobs - jobs_before) / (BLOCKS * BLOCK / 48_000))
-        baseline.append(_numpy_ms(x))
+        baseline.append(partitioned_convolution_ms(x, blocks=BLOCKS // 3))
     numpy_ms = statistics.median(baseline)
     hrtf_ms = statistics.median(total[None])
     block_ms = 1000 * BLOCK / 48_000

@@ -70,18 +70,20 @@ def mac_partitions(
     newest
         Ring index of the newest input spectrum.
     spectra
-        complex64, shape (>= count, 2, bins): the filter's partitions (see
-        :func:`partition`), partition ``q`` at ``first + q`` blocks of delay.
+        complex64, shape (>= count, channels, bins): the filter's partitions (see
+        :func:`partition`; two ears, or an ambisonic response's channels), partition
+        ``q`` at ``first + q`` blocks of delay.
     first, count
         The first partition's delay in blocks, and how many partitions are used.
     acc
-        complex64, shape (2, bins): ``acc[e] += sum_q X[newest - first - q] H[q, e]``.
+        complex64, shape (channels, bins):
+        ``acc[e] += sum_q X[newest - first - q] H[q, e]``.
     """
     depth = fdl.shape[0]
     bins = fdl.shape[1]
     for q in range(count):
         x = fdl[(newest - first - q) % depth]
-        for e in range(2):
+        for e in range(acc.shape[0]):
             h = spectra[q, e]
             a = acc[e]
             for f in range(bins):

@@ -305,10 +305,6 @@ class StreamRenderer:
         if reflection_order is not None and reflection_cap > 0:
             self._ambisonic = AmbisonicReflections(int(reflection_order), self._hrtf, block)
             channels = self._ambisonic.channels
-        # What the sources' own output sees of the reflections when they go through the
-        # ambisonic bus instead: none.
-        self._no_reflections = np.zeros(n, dtype=np.int64)
-        self._no_old = np.full(n, -1, dtype=np.int64)
         # Each source's last two blocks ([0]) and its delay line's ([1]), for one FFT.
         self._input_frames = np.zeros((2, n, 2 * block), dtype=np.float32)
         self._no_spectra = np.zeros((2, 0, bins), dtype=np.complex64)
@@ -344,6 +340,26 @@ class StreamRenderer:
         self._r_pool_first = np.zeros(self._budget, dtype=np.int64)
         self._r_pool_count = np.zeros(self._budget, dtype=np.int64)
         self._r_old = np.full(n, -1, dtype=np.int64)
+        # The arrays above as the kernels take them (filled in place, never replaced): the
+        # ambisonic bus's, or the sources' own output's; with a bus, the sources' own
+        # output has no reflections (no partitions, none fading).
+        self._reflections = (
+            self._r_spec,
+            self._r_first,
+            self._r_count,
+            self._r_pool,
+            self._r_pool_first,
+            self._r_pool_count,
+            self._r_old,
+        )
+        self._own_reflections = self._reflections
+        if self._ambisonic is not None:
+            self._own_reflections = (
+                *self._reflections[:2],
+                np.zeros(n, dtype=np.int64),
+                *self._reflections[3:6],
+                np.full(n, -1, dtype=np.int64),
+            )
         self._r_listener = np.zeros((n, 3))
         self._r_angles = np.zeros((n, 2))
         self._r_position = np.zeros((n, 3))
@@ -477,18 +493,7 @@ class StreamRenderer:
         if ambisonic is not None:
             self._fdl[:, self._newest] = spectra[0]
             ambisonic.add_block(
-                self._fdl,
-                self._newest,
-                self._r_spec,
-                self._r_first,
-                self._r_count,
-                self._r_pool,
-                self._r_pool_first,
-                self._r_pool_count,
-                self._r_old,
-                self._listener,
-                self._ramp,
-                common,
+                self._fdl, self._newest, self._reflections, self._listener, self._ramp, common
             )
         tail = self._tail
         if tail is not None:
@@ -510,13 +515,7 @@ class StreamRenderer:
             self._newest,
             self._u_fdl,
             u_newest,
-            self._r_spec,
-            self._r_first,
-            self._r_count if ambisonic is None else self._no_reflections,
-            self._r_pool,
-            self._r_pool_first,
-            self._r_pool_count,
-            self._r_old if ambisonic is None else self._no_old,
+            *self._own_reflections,
             self._d_spec,
             self._d_first,
             self._d_count,

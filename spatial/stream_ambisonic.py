@@ -40,7 +40,7 @@ from spatial.fractional import FRACTIONAL_DELAY_HALF_TAPS
 from spatial.hrtf import Hrtf
 from spatial.image_sources import ImageSources
 from spatial.late import FADE_S
-from spatial.partitioned import partition
+from spatial.partitioned import mac_partitions, partition
 
 __all__ = ["AmbisonicReflections", "encode_reflections", "rotation_matrix"]
 
@@ -209,13 +209,7 @@ class AmbisonicReflections:
         self,
         fdl: np.ndarray,
         newest: int,
-        r_spec: np.ndarray,
-        r_first: np.ndarray,
-        r_count: np.ndarray,
-        r_pool: np.ndarray,
-        r_pool_first: np.ndarray,
-        r_pool_count: np.ndarray,
-        r_old: np.ndarray,
+        reflections: tuple[np.ndarray, ...],
         listener: Pose,
         ramp: np.ndarray,
         common: np.ndarray,
@@ -223,10 +217,10 @@ class AmbisonicReflections:
         """Add this block's reflections, heard by ``listener``'s head, to ``common``.
 
         ``fdl`` holds the sources' input spectra with this block's at ``newest``;
-        ``r_spec`` etc. are the renderer's reflection partitions (C channels) and its
-        pool of previous ones (``r_old[s] >= 0`` while source s changes: crossfaded over
-        the block, and the mark cleared); ``common`` (2, block + 1) is the output
-        spectrum every part of the renderer's output hears.
+        ``reflections`` are the renderer's reflection partitions (C channels) and its
+        pool of previous ones, as :func:`_mac_bus` takes them (``r_old[s] >= 0`` while
+        source s changes: crossfaded over the block, and the mark cleared); ``common``
+        (2, block + 1) is the output spectrum every part of the renderer's output hears.
         """
         turn = (listener.yaw_deg, listener.pitch_deg)
         first = self._turn is None
@@ -237,9 +231,7 @@ class AmbisonicReflections:
             if first:  # no glide from the identity into the first pose
                 self._previous[...] = self._rotation
         bus = self._bus
-        fading = _mac_bus(
-            fdl, newest, r_spec, r_first, r_count, r_pool, r_pool_first, r_pool_count, r_old, bus
-        )
+        fading = _mac_bus(fdl, newest, *reflections, bus)
         rows = bus[: 2 if fading else 1].reshape(-1, bus.shape[2])
         outputs = blockfft.irfft(rows, 2 * self._block)
         _turn_block(
@@ -272,10 +264,10 @@ def _mac_bus(
     for s in range(fdl.shape[0]):
         j = r_old[s]
         if j < 0:
-            _mac_channels(fdl[s], newest, r_spec[s], r_first[s], r_count[s], bus[2])
+            mac_partitions(fdl[s], newest, r_spec[s], r_first[s], r_count[s], bus[2])
         else:
-            _mac_channels(fdl[s], newest, r_spec[s], r_first[s], r_count[s], bus[0])
-            _mac_channels(fdl[s], newest, r_pool[j], r_pool_first[j], r_pool_count[j], bus[1])
+            mac_partitions(fdl[s], newest, r_spec[s], r_first[s], r_count[s], bus[0])
+            mac_partitions(fdl[s], newest, r_pool[j], r_pool_first[j], r_pool_count[j], bus[1])
             r_old[s] = -1
             fading = True
     for k in range(2):
@@ -283,20 +275,6 @@ def _mac_bus(
             for f in range(bus.shape[2]):
                 bus[k, c, f] += bus[2, c, f]
     return fading
-
-
-@njit(cache=True, fastmath=True)
-def _mac_channels(
-    line: np.ndarray, newest: int, spectra: np.ndarray, first: int, count: int, acc: np.ndarray
-) -> None:
-    # acc[c] += sum_q line[newest - first - q] spectra[q, c] (as mac_partitions, C channels)
-    depth = line.shape[0]
-    for q in range(count):
-        x = line[(newest - first - q) % depth]
-        h = spectra[q]
-        for c in range(acc.shape[0]):
-            for f in range(acc.shape[1]):
-                acc[c, f] += x[f] * h[c, f]
 
 
 @njit(cache=True)
