@@ -213,6 +213,8 @@ def capacity(args: argparse.Namespace) -> None:
             str(args.processes),
             "--reflection-order",
             args.reflection_order,
+            "--max-audio-load",  # measured past the point where the server would refuse
+            "none",
         ) as (
             base,
             pid,
@@ -352,7 +354,12 @@ def load(args: argparse.Namespace) -> None:
     figures = {}
     for label, bad in (("alone", 0), ("with misbehaving clients", args.bad)):
         with server_process(
-            "--max-sessions", str(args.clients + 8), "--processes", str(args.processes)
+            "--max-sessions",
+            str(args.clients + 8),
+            "--processes",
+            str(args.processes),
+            "--max-audio-load",  # every client is served: the test is of their behaviour
+            "none",
         ) as (base, pid):
             time.sleep(8)
 

@@ -9,6 +9,7 @@ inside the commands, so ``loci --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -190,6 +191,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", help="a secret every session and /metrics must present")
     serve.add_argument(
         "--max-sessions", type=int, default=16, help="concurrent sessions (default 16)"
+    )
+    serve.add_argument(
+        "--max-audio-load",
+        default="0.7",
+        help=(
+            "refuse a new session when the audio clock's measured load (share of real time "
+            "its thread works, 0 to 1) would pass this with one more session; 'none' admits "
+            "up to --max-sessions whatever the load (default 0.7)"
+        ),
     )
     serve.add_argument(
         "--workers", type=int, default=1, help="generation worker processes (default 1)"
@@ -490,6 +500,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         return _fail_input(f"--port: got {args.port}; must be in 1..65535")
     if args.max_sessions < 1:
         return _fail_input(f"--max-sessions: got {args.max_sessions}; must be >= 1")
+    max_audio_load = _audio_load_option(args.max_audio_load)
+    if isinstance(max_audio_load, str):
+        return _fail_input(max_audio_load)
     if args.workers < 0:
         return _fail_input(f"--workers: got {args.workers}; must be >= 0")
     if not 1 <= args.processes <= 64:
@@ -504,7 +517,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     config = ServeConfig(
         token=args.token,
-        limits=Limits(max_sessions=args.max_sessions),
+        limits=Limits(max_sessions=args.max_sessions, max_audio_load=max_audio_load),
         workers=args.workers,
         soundfont=None if args.soundfont is None else str(args.soundfont.resolve()),
         reflection_order=None if args.reflection_order == "hrtf" else int(args.reflection_order),
@@ -512,6 +525,21 @@ def _run_serve(args: argparse.Namespace) -> int:
     print(f"loci serve: http://{args.host}:{args.port}/ (WebSocket /v1/session)", flush=True)
     serve(config, host=args.host, port=args.port, processes=args.processes)
     return EXIT_OK
+
+
+def _audio_load_option(text: str) -> float | str | None:
+    """``--max-audio-load``'s value, or the message that refuses it."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value <= 1.0:
+        return (
+            f"--max-audio-load: got {text!r}; must be 'none' or a share of real time, > 0 and <= 1"
+        )
+    return value
 
 
 def _run_headset(args: argparse.Namespace) -> int:

@@ -47,7 +47,7 @@ def server_process(*args: str, timeout_s: float = 90.0) -> Iterator[tuple[str, i
     runs it: yields (host:port, pid), then stops it (SIGTERM, then SIGKILL after 20 s).
 
     ``args`` are this module's command-line options: --token, --max-sessions, --workers,
-    --processes, --reflection-order.
+    --processes, --reflection-order, --max-audio-load (a number, or none).
     """
     import subprocess
     import sys
@@ -91,11 +91,16 @@ def _main() -> None:
     parser.add_argument("--pose-rate", type=float, default=250.0)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--reflection-order", default="1")
+    parser.add_argument("--max-audio-load", default="0.7")
     args = parser.parse_args()
     config = ServeConfig(
         token=args.token,
         workers=args.workers,
-        limits=Limits(max_sessions=args.max_sessions, pose_rate_hz=args.pose_rate),
+        limits=Limits(
+            max_sessions=args.max_sessions,
+            pose_rate_hz=args.pose_rate,
+            max_audio_load=None if args.max_audio_load == "none" else float(args.max_audio_load),
+        ),
         reflection_order=None if args.reflection_order == "hrtf" else int(args.reflection_order),
     )
     if args.processes > 1:

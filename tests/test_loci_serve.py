@@ -10,15 +10,17 @@ import asyncio
 import json
 import math
 import statistics
+import time
 import urllib.request
 
 import numpy as np
 import pytest
 import websockets
-from serve_support import server_process
+from serve_support import running_server, server_process
 
 from loci.cli import _parser
 from loci.client import ServerError, connect
+from loci.serve.app import ServeConfig
 from loci.serve.limits import Limits, TokenBucket
 from loci.serve.protocol import (
     ProtocolError,
@@ -150,6 +152,8 @@ def test_limits_and_rates_are_validated():
         Limits(websocket_max_bytes=10)
     with pytest.raises(ValueError, match="max_sessions: got 0; must be >= 1"):
         Limits(max_sessions=0)
+    with pytest.raises(ValueError, match=r"max_audio_load: got 0; must be None \(no limit\)"):
+        Limits(max_audio_load=0)
 
 
 def test_the_server_binds_loopback_by_default():
@@ -165,6 +169,11 @@ def test_the_server_binds_loopback_by_default():
         (["--processes", "65"], "--processes: got 65; must be in 1..64"),
         (["--max-sessions", "0"], "--max-sessions: got 0; must be >= 1"),
         (["--port", "0"], "--port: got 0; must be in 1..65535"),
+        (
+            ["--max-audio-load", "1.5"],
+            "--max-audio-load: got '1.5'; must be 'none' or a share of real time, > 0 and <= 1",
+        ),
+        (["--max-audio-load", "lots"], "--max-audio-load: got 'lots'; must be 'none'"),
     ],
 )
 def test_bad_serve_options_are_refused_before_anything_starts(option, message, capsys):
@@ -180,7 +189,10 @@ def test_bad_serve_options_are_refused_before_anything_starts(option, message, c
 @pytest.fixture(scope="module")
 def server():
     """The server in a process of its own, as a user runs it, with one generation worker."""
-    with server_process("--token", "s3cret-token", "--max-sessions", "3") as (base, _pid):
+    # The count limit, not the load: this machine's audio clock may be past 70% at three.
+    with server_process(
+        "--token", "s3cret-token", "--max-sessions", "3", "--max-audio-load", "none"
+    ) as (base, _pid):
         yield base
 
 
@@ -335,10 +347,64 @@ def test_clients_that_vanish_mid_stream_leave_nothing_behind(server):
     assert "loci_cached_bars 0" in body  # their music is let go with the last of them
 
 
+class _SpinningRenderer:
+    """A renderer whose every block takes 2 ms of its thread's processor time: 37.5% of
+    the audio clock's real time at 256 samples (5.33 ms) a block."""
+
+    def __init__(self, room, *, sources, block_size, **_options) -> None:
+        self.block_size = block_size
+
+    def set_listener(self, pose) -> None:
+        pass
+
+    def set_source_position(self, index, position) -> None:
+        pass
+
+    def process(self, blocks):
+        started = time.thread_time()
+        while time.thread_time() - started < 0.002:
+            pass
+        return np.zeros((2, self.block_size), dtype=np.float32)
+
+
+def test_a_session_is_refused_when_the_audio_clock_has_no_room_for_it():
+    """Admission by the clock's measured load: one session at about 40% is admitted;
+    another would take it past max_audio_load 50% and is refused; the first plays on."""
+    config = ServeConfig(workers=0, limits=Limits(max_audio_load=0.5))
+    with running_server(config, factory=_SpinningRenderer) as base:
+
+        async def run():
+            async with connect(f"ws://{base}/v1/session", seed=0) as first:
+                blocks = [b async for b in first.audio(seconds=4.0)]
+                health = json.loads(_get(f"http://{base}/healthz")[1])
+                with pytest.raises(ServerError) as refused:
+                    async with connect(f"ws://{base}/v1/session", seed=1):
+                        pass
+                later = [b async for b in first.audio(seconds=0.5)]
+                metrics = _get(f"http://{base}/metrics")[1]
+            return blocks, health, str(refused.value), later, metrics
+
+        blocks, health, refusal, later, metrics = asyncio.run(run())
+    assert len(blocks) >= 500  # 750 blocks in 4 s: the first session is served
+    # 37.5% of the clock is the renderer alone, of which the moving average holds 86%
+    # after 4 s; the rest of the session's work (its music, its messages) adds to it.
+    assert 0.3 <= health["audio_load"] <= 0.95, health
+    assert health["max_audio_load"] == 0.5
+    assert refusal.startswith("server_full: the audio clock is at "), refusal
+    assert "1 playing and 0 opening" in refusal and "past max_audio_load 50%" in refusal
+    assert len(later) >= 60  # the refusal did not disturb the session playing
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line[:1] != "#")
+    assert float(values['loci_sessions_refused_total{code="server_full"}']) == 1
+    assert 0.3 <= float(values["loci_audio_load"]) <= 0.95
+
+
 def test_sessions_are_shared_out_over_processes():
     """``--processes 2``: the parent hands each connection to the worker with the fewest
     sessions; the session limit, /healthz and /metrics count every process."""
-    with server_process("--processes", "2", "--max-sessions", "3") as (base, _pid):
+    with server_process("--processes", "2", "--max-sessions", "3", "--max-audio-load", "none") as (
+        base,
+        _pid,
+    ):
 
         async def run():
             opened = []

@@ -157,25 +157,43 @@ def _primed_renderer(factory: RendererFactory, room: Room, **options) -> BlockRe
     return renderer
 
 
-def _warm_up_renderer(reflection_order: int | None) -> None:
+#: A session's whole work on the audio clock's thread (music, room and head, the output
+#: stage, its messages, beside the other sessions) against its renderer's alone at
+#: start-up: measured here at about 4 (24% of real time a session with three playing,
+#: against 0.31 ms of a 5.33 ms block for the renderer at start-up; docs/performance.md).
+#: It makes the estimate of a session's load before any has been measured.
+SESSION_OVER_RENDERER = 4.0
+_WARM_UP_BLOCKS = 48
+
+
+def _warm_up_renderer(reflection_order: int | None, sources: int) -> float:
+    """Load the HRTF and the renderer's kernels, and time a session's renderer: returns
+    the median seconds per 256-sample block of ``sources`` sources with a turning head."""
     from loci.serve.places import scene_for_hello
 
     scene = scene_for_hello(scene_text=None, place="a small room", instruction=None, seed=0)
     x, y, z = scene.listener.position
     renderer = _default_renderer(
         scene.room,
-        sources=1,
+        sources=sources,
         block_size=256,
         listener=scene.listener,
-        positions=[(x + 1.0, y, z)],
+        positions=[(x + 1.5, y - 1.0 + 0.25 * k, z) for k in range(sources)],
         seed=0,
         reflection_updates_per_second=100.0,
         reflection_order=reflection_order,
     )
-    renderer.set_listener(Pose(position=(x, y, z), yaw_deg=10.0))
-    block = renderer.process(np.zeros((1, 256), dtype=np.float32))
+    noise = np.random.default_rng(0).standard_normal((sources, 256)).astype(np.float32)
+    times = []
+    for k in range(_WARM_UP_BLOCKS):
+        if k % 3 == 0:  # poses at 60 Hz, blocks at 187.5 Hz
+            renderer.set_listener(Pose(position=(x, y, z), yaw_deg=2.0 * k))
+        started = time.perf_counter()
+        block = renderer.process(0.1 * noise)
+        times.append(time.perf_counter() - started)
     # The output stage's kernel too: loading it took 13 ms of a first session's first block.
     level_block(block, np.ones(256, dtype=np.float32), gain=1.0, limiter=1.0, recovery=1.0)
+    return float(np.median(times[_WARM_UP_BLOCKS // 2 :]))
 
 
 class Server:
@@ -203,11 +221,38 @@ class Server:
         self._reserved = 0
         self._numbers = 0
         self._publisher: asyncio.Task | None = None
+        #: What one more session is expected to add to the audio clock's load before any
+        #: has been measured (set at start-up from the renderer's timing; 0 when unknown).
+        self.session_load_estimate = 0.0
 
     def sessions_everywhere(self) -> int:
         """Sessions open or opening in this process and, in a cluster, in the others."""
         here = len(self.engine.sessions) + self._reserved
         return here + (self.cluster.others_load() if self.cluster is not None else 0)
+
+    def session_load(self) -> float:
+        """What one session adds to the audio clock's load: the measured load per session,
+        and at least the start-up estimate (a session that just started is not all in the
+        moving average yet)."""
+        playing = len(self.engine.sessions)
+        measured = self.engine.load / playing if playing else 0.0
+        return max(measured, self.session_load_estimate)
+
+    def audio_refusal(self) -> str | None:
+        """Why one more session would be refused for the audio clock's load, or None."""
+        limit = self.limits.max_audio_load
+        playing, opening = len(self.engine.sessions), self._reserved
+        if limit is None or playing + opening == 0:
+            return None
+        load = self.engine.load
+        expected = load + self.session_load() * (opening + 1)
+        if expected <= limit:
+            return None
+        return (
+            f"the audio clock is at {load:.0%} of real time, {playing} playing and {opening} "
+            f"opening; one more session would take it to about {expected:.0%}, past "
+            f"max_audio_load {limit:.0%}"
+        )
 
     def publish_load(self) -> None:
         """Tell the cluster's parent how many sessions this process holds."""
@@ -217,6 +262,7 @@ class Server:
     async def _publish_metrics(self) -> None:
         while True:
             self.metrics.cached_bars = len(self.bar_cache)
+            self.metrics.audio_load = self.engine.load
             with contextlib.suppress(OSError):
                 self.cluster.write_metrics(self.metrics.snapshot())  # type: ignore[union-attr]
             await asyncio.sleep(1.0)
@@ -232,7 +278,10 @@ class Server:
         if self._default_factory:
             # The HRTF file and the renderer's compiled kernels are loaded before the first
             # session, not while its neighbours' audio waits on the interpreter.
-            await asyncio.to_thread(_warm_up_renderer, self.config.reflection_order)
+            block_s = await asyncio.to_thread(
+                _warm_up_renderer, self.config.reflection_order, self.config.sources
+            )
+            self.session_load_estimate = SESSION_OVER_RENDERER * block_s / (256 / 48_000)
         # What start-up loaded (the libraries, the HRTF, the kernels) lives as long as the
         # server: frozen out of the collector's reach, a full collection scans only what
         # the sessions made since. Unfrozen, one took 80 to 220 ms here, a stall of 15 to
@@ -375,6 +424,11 @@ class _Connection:
                 f"this server serves at most {self.limits.max_sessions} sessions",
                 close_code=_CLOSE_TRY_LATER,
             )
+            return
+        refusal = server.audio_refusal()
+        if refusal is not None:
+            self.metrics.sessions_refused["server_full"] += 1
+            await self._fatal("server_full", refusal, close_code=_CLOSE_TRY_LATER)
             return
         server._reserved += 1
         self.reserved = True
@@ -853,6 +907,9 @@ def create_app(
                 "protocol": PROTOCOL_VERSION,
                 "sessions": server.sessions_everywhere(),
                 "max_sessions": server.limits.max_sessions,
+                "audio_load": round(server.engine.load, 4),
+                "session_load": round(server.session_load(), 4),
+                "max_audio_load": server.limits.max_audio_load,
                 "processes": 1 if server.cluster is None else server.cluster.processes,
                 "sessions_per_process": (
                     [server.sessions_everywhere()]
@@ -869,6 +926,7 @@ def create_app(
             if not server.authorised(given or request.query_params.get("token")):
                 return PlainTextResponse("unauthorized\n", status_code=401)
         server.metrics.cached_bars = len(server.bar_cache)
+        server.metrics.audio_load = server.engine.load
         others = server.cluster.others_metrics() if server.cluster is not None else []
         return PlainTextResponse(
             server.metrics.render_text(others), media_type="text/plain; version=0.0.4"

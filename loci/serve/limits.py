@@ -22,6 +22,14 @@ class Limits:
     ----------
     max_sessions
         Concurrent sessions; one more is refused with ``server_full``.
+    max_audio_load
+        Share of real time (0 to 1) the audio clock's thread may be kept working: a new
+        session is refused with ``server_full`` when the measured load plus what one more
+        session takes (measured per session, and at least the start-up estimate) would pass
+        it, so that the sessions already playing keep their deadlines. The first session is
+        always admitted. None admits up to ``max_sessions`` whatever the load. The default,
+        0.7, is about the bound (ln 2) under which periodic real-time work is known to keep
+        its deadlines; here, at 0.73, three head-tracked sessions missed 0.7-2% of theirs.
     max_text_bytes
         Largest JSON message (a hello with a scene file's content), bytes.
     max_frame_bytes
@@ -49,6 +57,7 @@ class Limits:
     """
 
     max_sessions: int = 16
+    max_audio_load: float | None = 0.7
     max_text_bytes: int = 256 * 1024
     max_frame_bytes: int = 2 * 1024 * 1024
     websocket_max_bytes: int = 4 * 1024 * 1024
@@ -68,6 +77,14 @@ class Limits:
         for name in ("max_sessions", "max_text_bytes", "max_frame_bytes", "send_queue_blocks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 1")
+        load = self.max_audio_load
+        if load is not None and (
+            isinstance(load, bool) or not isinstance(load, int | float) or not 0.0 < load <= 1.0
+        ):
+            raise ValueError(
+                f"max_audio_load: got {load!r}; must be None (no limit) or a share of real "
+                "time, > 0 and <= 1"
+            )
         if self.websocket_max_bytes < max(self.max_text_bytes, self.max_frame_bytes):
             raise ValueError(
                 f"websocket_max_bytes: got {self.websocket_max_bytes}; must be at least the "

@@ -40,6 +40,7 @@ class Metrics:
         self.bars_generated = 0
         self.cached_bars = 0
         self.generation_seconds = 0.0
+        self.audio_load = 0.0
         self._render_counts = [0] * (len(RENDER_BUCKETS_S) + 1)
         self._render_sum = 0.0
 
@@ -70,6 +71,7 @@ class Metrics:
                 "bars_generated": self.bars_generated,
                 "cached_bars": self.cached_bars,
                 "generation_seconds": self.generation_seconds,
+                "audio_load": self.audio_load,
                 "render_counts": list(self._render_counts),
                 "render_sum": self._render_sum,
             }
@@ -140,6 +142,13 @@ class Metrics:
             "counter",
             "Time spent generating bars, seconds.",
             [("", m["generation_seconds"])],
+        )
+        metric(
+            "loci_audio_load",
+            "gauge",
+            "Share of real time the audio clock's thread spends working, over about 2 s "
+            "(summed over the server's processes: 1 is one core).",
+            [("", m["audio_load"])],
         )
         metric(
             "loci_messages_total",

@@ -25,11 +25,21 @@ from loci.serve.music import SAMPLE_RATE, MusicScheduler
 from loci.serve.protocol import encode_audio
 from scene.model import Pose
 
-__all__ = ["RENDER_AHEAD_BLOCKS", "AudioEngine", "BlockRenderer", "Session", "level_block"]
+__all__ = [
+    "LOAD_WINDOW_S",
+    "RENDER_AHEAD_BLOCKS",
+    "AudioEngine",
+    "BlockRenderer",
+    "Session",
+    "level_block",
+]
 
 _CEILING = 0.98
 _RELEASE_PER_S = 10 ** (6 / 20)  # the limiter lets go at 6 dB a second
 _RESYNC_S = 0.5
+#: The clock's load is a moving average over about this many seconds: long enough to
+#: smooth a bar line's extra work, short enough to see a session that just started.
+LOAD_WINDOW_S = 2.0
 #: A block is rendered this many block periods before its period begins, and must be on
 #: the wire by the end of its period: the renderer has that many periods plus one of slack.
 RENDER_AHEAD_BLOCKS = 1
@@ -252,11 +262,42 @@ def _level(
 
 
 class AudioEngine:
-    """The one clock of a server: renders each session's blocks as they fall due."""
+    """The one clock of a server: renders each session's blocks as they fall due.
+
+    It also measures its own load: the share of real time that the thread it runs on
+    (the event loop's, which also sends and receives every session's messages) spends
+    working, averaged over about :data:`LOAD_WINDOW_S` seconds. That thread is what every
+    block waits for, so its load, not the machine's, says how close the sessions are to
+    missing their deadlines.
+    """
 
     def __init__(self) -> None:
         self.sessions: list[Session] = []
         self._wake = asyncio.Event()
+        self._busy_s = 0.0
+        self._span_s = 0.0
+        self._last_cpu = time.thread_time()
+        self._last_wall = time.monotonic()
+
+    @property
+    def load(self) -> float:
+        """The clock thread's working share of real time, 0 to 1, over the last seconds."""
+        return self._busy_s / self._span_s if self._span_s > 0.0 else 0.0
+
+    def measure(self) -> None:
+        """Take the clock thread's CPU time since the last call into :attr:`load`. Call
+        it on that thread (:meth:`run` does, once a tick)."""
+        cpu, wall = time.thread_time(), time.monotonic()
+        elapsed = wall - self._last_wall
+        if elapsed <= 0.0:
+            return
+        keep = math.exp(-elapsed / LOAD_WINDOW_S)
+        # The interval's share of the average, spread over the interval: a long idle wait
+        # weighs as much as its last few seconds, not as its whole length.
+        weight = LOAD_WINDOW_S * (1.0 - keep) / elapsed
+        self._busy_s = self._busy_s * keep + (cpu - self._last_cpu) * weight
+        self._span_s = self._span_s * keep + elapsed * weight
+        self._last_cpu, self._last_wall = cpu, wall
 
     def add(self, session: Session) -> None:
         """Start a session's stream now."""
@@ -286,8 +327,10 @@ class AudioEngine:
             if not self.sessions:
                 self._wake.clear()
                 await self._wake.wait()
+                self.measure()
                 continue
             self._render_due(time.monotonic())
+            self.measure()
             if self.sessions:
                 wait = min(s.due for s in self.sessions) - time.monotonic()
                 await asyncio.sleep(max(0.0, wait))
