@@ -1,6 +1,7 @@
 """``loci serve`` under load: capacity, motion to sound, and misbehaving clients.
 
     python benchmarks/bench_serve.py capacity [--seconds 20] [--max 12] [--processes N]
+    python benchmarks/bench_serve.py admission [--sessions 4] [--gap 4] [--seconds 30]
     python benchmarks/bench_serve.py load [--seconds 60] [--clients 32] [--bad 4] [--processes N]
 
 ``capacity``: N head-tracked sessions (8 source slots each, 256-sample blocks, poses at
@@ -9,6 +10,10 @@ than 0.1% of the time; each N runs on a fresh server process. Prints deadline mi
 N, the server's CPU, the renderer's CPU per block beside a numpy baseline (one
 partitioned convolution of the same 8 sources without any head tracking), and motion to
 sound.
+
+``admission``: head-tracked sessions arrive one every ``gap`` seconds at one server that
+keeps its admission limit (``--max-audio-load``); prints which were admitted and refused,
+the admitted sessions' deadline misses, and the audio clock's load.
 
 ``load``: ``clients`` sessions for ``seconds`` where ``bad`` of them misbehave (garbage
 and oversize text, a 1 kHz pose flood, frames over the size limit, sudden disconnects
@@ -415,6 +420,81 @@ def load(args: argparse.Namespace) -> None:
     )
 
 
+def admission(args: argparse.Namespace) -> None:
+    """Head-tracked sessions arrive one every ``--gap`` seconds at one server with its
+    admission limit; print which were admitted, their misses, and the clock's load."""
+    from loci.client import ServerError
+
+    def health(base: str) -> dict:
+        return json.loads(urllib.request.urlopen(f"http://{base}/healthz", timeout=10).read())
+
+    print(
+        f"{args.sessions} head-tracked sessions (8 source slots, 256-sample blocks, poses at "
+        f"60 Hz), one every {args.gap:g} s, each for {args.seconds:g} s; "
+        f"--max-audio-load {args.max_audio_load}, --processes {args.processes}"
+    )
+    with server_process(
+        "--max-sessions",
+        str(args.sessions + 2),
+        "--max-audio-load",
+        args.max_audio_load,
+        "--processes",
+        str(args.processes),
+    ) as (base, _pid):
+        time.sleep(8)  # the generation worker warms up
+        print(f"start-up estimate of a session's load: {health(base)['session_load']:.3f}")
+        loads: list[tuple[int, float]] = []
+
+        async def one(k: int):
+            await asyncio.sleep(k * args.gap)
+            try:
+                result = await _listener(
+                    base,
+                    args.seconds,
+                    place="a small room",
+                    instruction="a light cheerful piece",
+                    seed=k,
+                    pose_hz=60,
+                )
+            except ServerError as error:
+                return str(error)
+            return _session_misses(result)
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                h = await asyncio.to_thread(health, base)
+                loads.append((h["sessions"], h["audio_load"]))
+
+        async def run():
+            watcher = asyncio.create_task(watch())
+            results = await asyncio.gather(*[one(k) for k in range(args.sessions)])
+            watcher.cancel()
+            return results
+
+        results = asyncio.run(run())
+    misses = blocks = 0
+    for k, result in enumerate(results):
+        if isinstance(result, str):
+            print(f"  session {k + 1}: refused: {result}")
+        else:
+            misses, blocks = misses + result[0], blocks + result[1]
+            print(f"  session {k + 1}: admitted, {result[0]} misses in {result[1]} blocks")
+    peak = max((n for n, _ in loads), default=0)
+    # Once the count has held for 4 s: the moving average (about 2 s) has caught up.
+    steady = [
+        load
+        for k, (n, load) in enumerate(loads)
+        if k >= 4 and all(m == peak for m, _ in loads[k - 4 : k + 1])
+    ]
+    print(
+        f"admitted sessions: {sum(not isinstance(r, str) for r in results)}; their deadline "
+        f"misses {100 * misses / max(1, blocks):.3f}%; the clock's load with {peak} playing "
+        "(4 s after the last arrival): "
+        f"{min(steady, default=math.nan):.2f} to {max(steady, default=math.nan):.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -429,6 +509,13 @@ def main() -> None:
         help="loci serve --reflection-order",
     )
     cap.set_defaults(run=capacity)
+    admit = commands.add_parser("admission")
+    admit.add_argument("--sessions", type=int, default=4)
+    admit.add_argument("--gap", type=float, default=4.0)
+    admit.add_argument("--seconds", type=float, default=30.0)
+    admit.add_argument("--max-audio-load", default="0.7", help="loci serve --max-audio-load")
+    admit.add_argument("--processes", type=int, default=1, help="loci serve --processes")
+    admit.set_defaults(run=admission)
     stress = commands.add_parser("load")
     stress.add_argument("--seconds", type=float, default=60.0)
     stress.add_argument("--clients", type=int, default=32)
