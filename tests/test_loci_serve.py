@@ -347,6 +347,41 @@ def test_clients_that_vanish_mid_stream_leave_nothing_behind(server):
     assert "loci_cached_bars 0" in body  # their music is let go with the last of them
 
 
+def test_the_audio_clocks_load_is_its_working_share_however_often_it_is_measured(monkeypatch):
+    """The clock's load is its thread's CPU over wall time, a moving average over about
+    2 s whose value does not depend on how often it is read: one long idle wait counts
+    as the same idle time measured tick by tick."""
+    from types import SimpleNamespace
+
+    import loci.serve.session as session_module
+    from loci.serve.session import LOAD_WINDOW_S, AudioEngine
+
+    now = {"cpu": 0.0, "wall": 0.0}
+    fake = SimpleNamespace(thread_time=lambda: now["cpu"], monotonic=lambda: now["wall"])
+    monkeypatch.setattr(session_module, "time", fake)
+
+    def working(engine: AudioEngine, seconds: float, share: float, ticks: int) -> None:
+        for _ in range(ticks):
+            now["cpu"] += share * seconds / ticks
+            now["wall"] += seconds / ticks
+            engine.measure()
+
+    ticked, waited = AudioEngine(), AudioEngine()
+    start = dict(now)
+    working(ticked, 5.0, 0.4, 1000)
+    now.update(start)
+    working(waited, 5.0, 0.4, 1000)
+    assert ticked.load == pytest.approx(0.4, abs=1e-9)  # 2 ms of every 5 ms
+    mark = dict(now)
+    working(ticked, 2.0, 0.0, 400)  # idle, read every 5 ms
+    now.update(mark)
+    working(waited, 2.0, 0.0, 1)  # idle, one wait
+    assert waited.load == pytest.approx(ticked.load, rel=1e-9)
+    # One window of idle: the 5 s at 40% keep e^-1 of their weight, the idle seconds
+    # 1 - e^-1 of theirs; the load is down to about a third.
+    assert LOAD_WINDOW_S == 2.0 and 0.12 < waited.load < 0.16, waited.load
+
+
 class _SpinningRenderer:
     """A renderer whose every block takes 2 ms of its thread's processor time: 37.5% of
     the audio clock's real time at 256 samples (5.33 ms) a block."""

@@ -11,6 +11,7 @@ time is what keeps the head's motion within two blocks of the sound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -40,6 +41,7 @@ _RESYNC_S = 0.5
 #: The clock's load is a moving average over about this many seconds: long enough to
 #: smooth a bar line's extra work, short enough to see a session that just started.
 LOAD_WINDOW_S = 2.0
+_IDLE_MEASURE_S = 1.0
 #: A block is rendered this many block periods before its period begins, and must be on
 #: the wire by the end of its period: the renderer has that many periods plus one of slack.
 RENDER_AHEAD_BLOCKS = 1
@@ -291,10 +293,11 @@ class AudioEngine:
         elapsed = wall - self._last_wall
         if elapsed <= 0.0:
             return
-        keep = math.exp(-elapsed / LOAD_WINDOW_S)
+        faded = -math.expm1(-elapsed / LOAD_WINDOW_S)
+        keep = 1.0 - faded
         # The interval's share of the average, spread over the interval: a long idle wait
         # weighs as much as its last few seconds, not as its whole length.
-        weight = LOAD_WINDOW_S * (1.0 - keep) / elapsed
+        weight = LOAD_WINDOW_S * faded / elapsed
         self._busy_s = self._busy_s * keep + (cpu - self._last_cpu) * weight
         self._span_s = self._span_s * keep + elapsed * weight
         self._last_cpu, self._last_wall = cpu, wall
@@ -323,10 +326,15 @@ class AudioEngine:
 
     async def run(self) -> None:
         """Render forever (until cancelled)."""
+        # The load is this thread's CPU time: start counting on it.
+        self._last_cpu, self._last_wall = time.thread_time(), time.monotonic()
         while True:
             if not self.sessions:
                 self._wake.clear()
-                await self._wake.wait()
+                # Waking once a second keeps the load true while nobody listens.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_IDLE_MEASURE_S):
+                        await self._wake.wait()
                 self.measure()
                 continue
             self._render_due(time.monotonic())
