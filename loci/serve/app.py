@@ -159,16 +159,19 @@ def _primed_renderer(factory: RendererFactory, room: Room, **options) -> BlockRe
 
 #: A session's whole work on the audio clock's thread (music, room and head, the output
 #: stage, its messages, beside the other sessions) against its renderer's alone at
-#: start-up: measured here at about 4 (24% of real time a session with three playing,
-#: against 0.31 ms of a 5.33 ms block for the renderer at start-up; docs/performance.md).
-#: It makes the estimate of a session's load before any has been measured.
-SESSION_OVER_RENDERER = 4.0
-_WARM_UP_BLOCKS = 48
+#: start-up: measured here at about 2 (21-30% of real time a session with two or three
+#: playing, against a mean of 0.54-0.73 ms of a 5.33 ms block for the renderer at
+#: start-up; docs/performance.md). It makes the estimate of a session's load before any
+#: has been measured.
+SESSION_OVER_RENDERER = 2.0
+#: Blocks the start-up renderer runs; the second half is timed (about 0.1 s in all).
+_WARM_UP_BLOCKS = 192
 
 
 def _warm_up_renderer(reflection_order: int | None, sources: int) -> float:
     """Load the HRTF and the renderer's kernels, and time a session's renderer: returns
-    the median seconds per 256-sample block of ``sources`` sources with a turning head."""
+    the mean seconds per 256-sample block of ``sources`` sources with a turning head (the
+    mean, not the median: the blocks that remake the filters are part of the load)."""
     from loci.serve.places import scene_for_hello
 
     scene = scene_for_hello(scene_text=None, place="a small room", instruction=None, seed=0)
@@ -193,7 +196,7 @@ def _warm_up_renderer(reflection_order: int | None, sources: int) -> float:
         times.append(time.perf_counter() - started)
     # The output stage's kernel too: loading it took 13 ms of a first session's first block.
     level_block(block, np.ones(256, dtype=np.float32), gain=1.0, limiter=1.0, recovery=1.0)
-    return float(np.median(times[_WARM_UP_BLOCKS // 2 :]))
+    return float(np.mean(times[_WARM_UP_BLOCKS // 2 :]))
 
 
 class Server:
