@@ -1,6 +1,6 @@
 """``loci serve`` under load: capacity, motion to sound, and misbehaving clients.
 
-    python benchmarks/bench_serve.py capacity [--seconds 20] [--max 12] [--processes N]
+    python benchmarks/bench_serve.py capacity [--seconds 20] [--max 12] [--processes N] [--sway CM]
     python benchmarks/bench_serve.py admission [--sessions 4] [--gap 4] [--seconds 30]
     python benchmarks/bench_serve.py load [--seconds 60] [--clients 32] [--bad 4] [--processes N]
 
@@ -104,8 +104,12 @@ def _rss_mb(pid: int) -> float:
     return total
 
 
-async def _listener(base, seconds, *, place, instruction, seed, pose_hz, block_size=BLOCK):
-    """A well-behaved head-tracked client: returns its final state and pose latencies."""
+async def _listener(
+    base, seconds, *, place, instruction, seed, pose_hz, block_size=BLOCK, sway_cm=0.0
+):
+    """A well-behaved head-tracked client: returns its final state and pose latencies.
+    ``sway_cm``: the head's position also sways +- that much side to side (0.3 Hz) and
+    half that front to back (0.2 Hz), as a standing headset wearer's does."""
     async with connect(
         f"ws://{base}/v1/session",
         instruction=instruction,
@@ -120,7 +124,11 @@ async def _listener(base, seconds, *, place, instruction, seed, pose_hz, block_s
         async def head() -> None:
             i = 0
             while time.monotonic() - start < seconds:
-                await client.pose((0.0, 0.0, 0.0), _turn(40 * math.sin(i / pose_hz)))
+                t = i / pose_hz
+                side = 0.01 * sway_cm * math.sin(2 * math.pi * 0.3 * t)
+                front = 0.005 * sway_cm * math.sin(2 * math.pi * 0.2 * t)
+                # WebXR: x to the right, y up, -z forward.
+                await client.pose((side, 0.0, -front), _turn(40 * math.sin(i / pose_hz)))
                 i += 1
                 await asyncio.sleep(1 / pose_hz)
 
@@ -237,6 +245,7 @@ def capacity(args: argparse.Namespace) -> None:
                             instruction="a light cheerful piece",
                             seed=k,
                             pose_hz=60,
+                            sway_cm=args.sway,
                         )
                         for k in range(n)
                     ]
@@ -507,6 +516,9 @@ def main() -> None:
         default="1",
         choices=["1", "2", "3", "hrtf"],
         help="loci serve --reflection-order",
+    )
+    cap.add_argument(
+        "--sway", type=float, default=0.0, help="the head's position sways +- this many cm"
     )
     cap.set_defaults(run=capacity)
     admit = commands.add_parser("admission")

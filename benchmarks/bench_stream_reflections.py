@@ -1,6 +1,6 @@
 """A turning head's cost: reflections through the HRTF against world-frame ambisonics.
 
-    python benchmarks/bench_stream_reflections.py [--rounds 6]
+    python benchmarks/bench_stream_reflections.py [--rounds 6] [--sway CM]
 
 ``loci serve``'s renderer for one session: 8 sources in a small room, 256-sample blocks,
 the head turning +-40 degrees with a pose every third block (60 Hz), reflections remade
@@ -11,7 +11,9 @@ CPU time per block over all threads (the reflections' thread included: the rende
 waits for its jobs at the end of each round), the audio thread's share, and the
 reflection jobs per second; beside them a plain numpy uniformly partitioned convolution
 of the same 8 sources through 1 s binaural responses without any head tracking. Rounds
-interleave the renderers (the machine's speed drifts); medians are printed.
+interleave the renderers (the machine's speed drifts); medians are printed. ``--sway``
+also moves the head's position, as a standing headset wearer's does: +-CM centimetres
+side to side and half that front to back, at about 0.3 and 0.2 Hz.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class _Counting(ThreadPoolExecutor):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--sway", type=float, default=0.0, help="head sway, +- cm")
     args = parser.parse_args()
     scene = scene_for_hello(scene_text=None, place="a small room", instruction=None, seed=0)
     listener = scene.listener
@@ -82,7 +85,9 @@ def main() -> None:
             for i in range(BLOCKS):
                 if i % 3 == 0:
                     yaw = 40 * math.sin(i / 60)
-                    renderer.set_listener(Pose(listener.position, yaw_deg=yaw))
+                    renderer.set_listener(
+                        Pose(_swayed(listener.position, i, args.sway), yaw_deg=yaw)
+                    )
                 renderer.process(x)
             thread_ms = (time.thread_time() - thread_started) / BLOCKS * 1000
             for future in list(renderer._r_pending.values()):
@@ -94,9 +99,10 @@ def main() -> None:
     numpy_ms = statistics.median(baseline)
     hrtf_ms = statistics.median(total[None])
     block_ms = 1000 * BLOCK / 48_000
+    sway = f", swaying +-{args.sway:g} cm" if args.sway else ""
     print(
-        f"8 sources, {BLOCK}-sample blocks ({block_ms:.2f} ms), head turning, medians of "
-        f"{args.rounds} interleaved rounds of {BLOCKS} blocks:"
+        f"8 sources, {BLOCK}-sample blocks ({block_ms:.2f} ms), head turning{sway}, medians "
+        f"of {args.rounds} interleaved rounds of {BLOCKS} blocks:"
     )
     print("reflections        CPU ms/block  audio thread  jobs/s  vs hrtf  vs numpy")
     for order in ORDERS:
@@ -112,6 +118,16 @@ def main() -> None:
     )
     for executor in executors.values():
         executor.shutdown()
+
+
+def _swayed(position: tuple[float, float, float], block: int, cm: float) -> tuple:
+    """The head's position at ``block`` swaying +-``cm`` side to side (0.3 Hz) and half
+    that front to back (0.2 Hz)."""
+    t = block * BLOCK / 48_000
+    x, y, z = position
+    side = 0.01 * cm * math.sin(2 * math.pi * 0.3 * t)
+    front = 0.005 * cm * math.sin(2 * math.pi * 0.2 * t)
+    return (x + front, y + side, z)
 
 
 if __name__ == "__main__":

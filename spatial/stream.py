@@ -12,9 +12,10 @@ the offline render gives:
 - the reflections (image sources up to the transition time), tens of milliseconds,
   through each image's HRTF or (``reflection_order``) as a world-frame ambisonic field
   turned with the head (:mod:`spatial.stream_ambisonic`); they cost more to compute (a
-  few milliseconds a source), so they are recomputed at most
-  ``reflection_updates_per_second`` times a second over all sources, the source whose
-  reflections are the most out of date first;
+  few milliseconds a source), so they are recomputed when out of date by
+  ``REFLECTION_TOLERANCE_DEG`` or ``REFLECTION_TOLERANCE_M`` (a smaller drift once the
+  motion has paused), at most ``reflection_updates_per_second`` times a second over all
+  sources, the source whose reflections are the most out of date first;
 - one late tail shared by all sources, convolved once with the gain-weighted sum of their
   inputs, in two stages (:class:`spatial.partitioned.TailConvolver`: block-sized
   partitions for its first 2048 samples, 2048-sample ones after).
@@ -103,9 +104,12 @@ DIRECT_TOLERANCE_DB = 0.1
 DIRECT_CATCH_UP_BLOCKS = 4
 
 #: How far the head may turn (degrees) or the listener and a source move together (metres)
-#: before that source's reflections count as one unit out of date; the most out-of-date
-#: sources are updated first. Any change at all is updated eventually, so that a scene
-#: that stops moving converges to its static render.
+#: before that source's reflections are out of date (a staleness of one); the most
+#: out-of-date sources are updated first. A smaller drift is caught up once the motion
+#: has paused for ``DIRECT_CATCH_UP_BLOCKS`` blocks, as the direct sound's is, so that a
+#: scene that stops moving converges to its static render, while a head that never
+#: quite stops (a headset's position sways by centimetres) does not remake every
+#: source's reflections at the full rate.
 REFLECTION_TOLERANCE_DEG = 5.0
 REFLECTION_TOLERANCE_M = 0.1
 
@@ -386,6 +390,7 @@ class StreamRenderer:
         self._moved = True
         self._r_dirty = True
         self._d_drift = np.zeros(n)
+        self._still_blocks = 0
         for s in range(n):
             self._update_reflections(s, fade=False)
         self._update_lines(fade=False)
@@ -724,6 +729,9 @@ class StreamRenderer:
             self._moved = False
             self._r_dirty = True
             self._d_age[:] = 0
+            self._still_blocks = 0
+        else:
+            self._still_blocks += 1
         drift = self._d_drift
         drifting = drift > 0.0
         self._d_age[drifting] += 1
@@ -750,7 +758,8 @@ class StreamRenderer:
         staleness = np.maximum(turn / REFLECTION_TOLERANCE_DEG, shift / REFLECTION_TOLERANCE_M)
         if self._r_pending:
             staleness[list(self._r_pending)] = 0.0  # already being made
-        stale = np.flatnonzero(staleness > 0.0)
+        paused = self._still_blocks >= DIRECT_CATCH_UP_BLOCKS
+        stale = np.flatnonzero(staleness > 0.0 if paused else staleness >= 1.0)
         allowed = min(math.floor(self._credit), stale.size)
         if allowed:
             chosen = stale[np.argsort(-staleness[stale], kind="stable")[:allowed]]
@@ -764,8 +773,11 @@ class StreamRenderer:
                     job = self._reflections_job(s)
                     self._r_pending[s] = self._reflection_executor.submit(job)
         # A source whose reflections are still being made may have moved on since: it is
-        # looked at again once they are in.
-        self._r_dirty = allowed < stale.size or bool(self._r_pending)
+        # looked at again once they are in; a drift within the tolerances, once the
+        # motion pauses.
+        self._r_dirty = (
+            allowed < stale.size or bool(self._r_pending) or bool(np.any(staleness > 0.0))
+        )
 
     # --- validation -----------------------------------------------------------------
 

@@ -4,6 +4,7 @@ with the head every sample, without remaking a reflection for a turn."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -142,6 +143,55 @@ def test_a_turning_head_remakes_reflections_only_without_ambisonics(
         moved = executor.jobs - turned
     assert (turned > 0) is remade, turned
     assert moved >= 2
+
+
+def test_a_swaying_head_remakes_reflections_only_past_the_tolerance_or_once_it_pauses() -> None:
+    """A headset wearer's head sways by a centimetre and never quite stops: within
+    REFLECTION_TOLERANCE_M the reflections wait for the motion to pause (then catch up,
+    and the renderer settles); a step past it remakes them while the head still moves."""
+
+    def wait(renderer: StreamRenderer) -> None:  # the machine's speed must not matter
+        for future in list(renderer._r_pending.values()):
+            future.result()
+
+    x0, y0, z0 = LISTENER.position
+
+    def pose(k: int, *, x: float = x0) -> Pose:
+        side = 0.007 + 0.003 * math.sin(2 * math.pi * k / 150)  # 4 to 10 mm aside
+        return Pose(position=(x, y0 + side, z0), yaw_deg=LISTENER.yaw_deg + 10 * math.sin(k / 40))
+
+    with _Counting() as executor:
+        renderer = StreamRenderer(
+            ROOM,
+            sources=2,
+            block_size=256,
+            listener=LISTENER,
+            positions=POSITIONS[:2],
+            reflection_executor=executor,
+            reflection_order=1,
+            reflection_updates_per_second=16.0,
+        )
+        for k in range(300):  # 1.6 s, a pose every third block
+            if k % 3 == 0:
+                renderer.set_listener(pose(k))
+            renderer.process(_noise((2, 256), k))
+            wait(renderer)
+        swayed = executor.jobs
+        for k in range(200):  # held still
+            renderer.process(_noise((2, 256), k))
+            wait(renderer)
+            if renderer._settled:
+                break
+        assert renderer._settled
+        caught_up = executor.jobs - swayed
+        for k in range(60):  # 0.3 m forward (three tolerances), swaying on
+            renderer.set_listener(pose(k, x=x0 + 0.3))
+            renderer.process(_noise((2, 256), k))
+            wait(renderer)
+        stepped = executor.jobs - swayed - caught_up
+    assert swayed == 0
+    assert caught_up == 2  # both sources, once each
+    assert stepped == 2
 
 
 def test_ambisonic_reflections_turn_without_clicks_and_settle() -> None:
