@@ -390,7 +390,10 @@ class StreamRenderer:
         self._moved = True
         self._r_dirty = True
         self._d_drift = np.zeros(n)
+        # Blocks since the last new pose or position; _r_waiting while the only reflections
+        # out of date are within the tolerances, waiting for the motion to pause.
         self._still_blocks = 0
+        self._r_waiting = False
         for s in range(n):
             self._update_reflections(s, fade=False)
         self._update_lines(fade=False)
@@ -728,6 +731,7 @@ class StreamRenderer:
             )
             self._moved = False
             self._r_dirty = True
+            self._r_waiting = False
             self._d_age[:] = 0
             self._still_blocks = 0
         else:
@@ -740,7 +744,8 @@ class StreamRenderer:
             which = np.flatnonzero(due)
             self._update_direct(which, fade=True)
             drift[which] = 0.0
-        if self._r_dirty and self._credit >= 1.0:
+        waiting = self._r_waiting and self._still_blocks < DIRECT_CATCH_UP_BLOCKS
+        if self._r_dirty and self._credit >= 1.0 and not waiting:
             self._refresh_reflections()
         # Nothing left to catch up: the next blocks skip all of this until something moves.
         self._settled = not self._r_dirty and not self._r_pending and not np.any(drift > 0.0)
@@ -778,6 +783,9 @@ class StreamRenderer:
         self._r_dirty = (
             allowed < stale.size or bool(self._r_pending) or bool(np.any(staleness > 0.0))
         )
+        # Nothing more is due before the next pose or position, or the pause: the blocks
+        # in between need not look again.
+        self._r_waiting = not paused and allowed == stale.size
 
     # --- validation -----------------------------------------------------------------
 
