@@ -70,6 +70,7 @@ def main() -> None:
             reflection_updates_per_second=16.0,
             reflection_executor=executors[order],
             reflection_order=order,
+            lazy_reflections=True,  # as loci serve's
         )
         for _ in range(50):
             renderers[order].process(x)

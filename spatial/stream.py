@@ -12,10 +12,11 @@ the offline render gives:
 - the reflections (image sources up to the transition time), tens of milliseconds,
   through each image's HRTF or (``reflection_order``) as a world-frame ambisonic field
   turned with the head (:mod:`spatial.stream_ambisonic`); they cost more to compute (a
-  few milliseconds a source), so they are recomputed when out of date by
-  ``REFLECTION_TOLERANCE_DEG`` or ``REFLECTION_TOLERANCE_M`` (a smaller drift once the
-  motion has paused), at most ``reflection_updates_per_second`` times a second over all
-  sources, the source whose reflections are the most out of date first;
+  few milliseconds a source), so they are recomputed at most
+  ``reflection_updates_per_second`` times a second over all sources, the source whose
+  reflections are the most out of date first (with ``lazy_reflections``, once out of
+  date by ``REFLECTION_TOLERANCE_DEG`` or ``REFLECTION_TOLERANCE_M``, a smaller lag once
+  the motion has paused);
 - one late tail shared by all sources, convolved once with the gain-weighted sum of their
   inputs, in two stages (:class:`spatial.partitioned.TailConvolver`: block-sized
   partitions for its first 2048 samples, 2048-sample ones after).
@@ -105,11 +106,10 @@ DIRECT_CATCH_UP_BLOCKS = 4
 
 #: How far the head may turn (degrees) or the listener and a source move together (metres)
 #: before that source's reflections are out of date (a staleness of one); the most
-#: out-of-date sources are updated first. A smaller drift is caught up once the motion
-#: has paused for ``DIRECT_CATCH_UP_BLOCKS`` blocks, as the direct sound's is, so that a
-#: scene that stops moving converges to its static render, while a head that never
-#: quite stops (a headset's position sways by centimetres) does not remake every
-#: source's reflections at the full rate.
+#: out-of-date sources are updated first. Any lag is updated eventually, so that a scene
+#: that stops moving converges to its static render; with ``lazy_reflections`` a lag
+#: smaller than this waits until the motion has paused for ``DIRECT_CATCH_UP_BLOCKS``
+#: blocks, as the direct sound's drift does.
 REFLECTION_TOLERANCE_DEG = 5.0
 REFLECTION_TOLERANCE_M = 0.1
 
@@ -167,6 +167,13 @@ class StreamRenderer:
         (:mod:`spatial.stream_ambisonic`): a turning head then costs nothing more, and
         only moving the listener or a source remakes reflections; their directions are
         as sharp as the order allows.
+    lazy_reflections
+        False remakes any source whose reflections lag the geometry at all, at the rate
+        above (the closest to a continuously moving scene: offline renders). True lets a
+        lag within ``REFLECTION_TOLERANCE_DEG`` and ``REFLECTION_TOLERANCE_M`` wait until
+        the motion pauses, as the direct sound's drift does: for live use, where a
+        headset's head sways by centimetres and never quite stops, and would otherwise
+        remake every source's reflections at the full rate.
 
     Notes
     -----
@@ -190,6 +197,7 @@ class StreamRenderer:
         reflection_updates_per_second: float = DEFAULT_REFLECTION_UPDATES_PER_SECOND,
         reflection_executor: Executor | None = None,
         reflection_order: int | None = None,
+        lazy_reflections: bool = False,
     ) -> None:
         _check_rate(sample_rate)
         if reflection_order is not None and (
@@ -212,6 +220,7 @@ class StreamRenderer:
                 value=reflection_executor,
             )
         self._reflection_executor = reflection_executor
+        self._lazy_reflections = bool(lazy_reflections)
         self._r_pending: dict[int, Future] = {}
         _check_room(room)
         self._hrtf = _check_hrtf(hrtf)
@@ -763,7 +772,7 @@ class StreamRenderer:
         staleness = np.maximum(turn / REFLECTION_TOLERANCE_DEG, shift / REFLECTION_TOLERANCE_M)
         if self._r_pending:
             staleness[list(self._r_pending)] = 0.0  # already being made
-        paused = self._still_blocks >= DIRECT_CATCH_UP_BLOCKS
+        paused = not self._lazy_reflections or self._still_blocks >= DIRECT_CATCH_UP_BLOCKS
         stale = np.flatnonzero(staleness > 0.0 if paused else staleness >= 1.0)
         allowed = min(math.floor(self._credit), stale.size)
         if allowed:

@@ -133,6 +133,7 @@ def _default_renderer(
         reflection_updates_per_second=reflection_updates_per_second,
         reflection_executor=_reflection_thread(),
         reflection_order=reflection_order,
+        lazy_reflections=True,  # a headset's head sways by centimetres and never stops
     )
 
 
