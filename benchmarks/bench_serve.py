@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from head_motion import sway  # noqa: E402
 from numpy_baseline import partitioned_convolution_ms  # noqa: E402
 from serve_support import server_process  # noqa: E402
 
@@ -108,8 +109,8 @@ async def _listener(
     base, seconds, *, place, instruction, seed, pose_hz, block_size=BLOCK, sway_cm=0.0
 ):
     """A well-behaved head-tracked client: returns its final state and pose latencies.
-    ``sway_cm``: the head's position also sways +- that much side to side (0.3 Hz) and
-    half that front to back (0.2 Hz), as a standing headset wearer's does."""
+    ``sway_cm``: the head's position also sways +- that much (:func:`head_motion.sway`),
+    as a standing headset wearer's does."""
     async with connect(
         f"ws://{base}/v1/session",
         instruction=instruction,
@@ -124,9 +125,7 @@ async def _listener(
         async def head() -> None:
             i = 0
             while time.monotonic() - start < seconds:
-                t = i / pose_hz
-                side = 0.01 * sway_cm * math.sin(2 * math.pi * 0.3 * t)
-                front = 0.005 * sway_cm * math.sin(2 * math.pi * 0.2 * t)
+                side, front = sway(i / pose_hz, sway_cm)
                 # WebXR: x to the right, y up, -z forward.
                 await client.pose((side, 0.0, -front), _turn(40 * math.sin(i / pose_hz)))
                 i += 1
@@ -145,6 +144,20 @@ async def _listener(
             "latencies": client.pose_latencies(),
             "errors": client.errors,
         }
+
+
+async def _tracked(base: str, seconds: float, *, seed: int, sway_cm: float = 0.0) -> dict:
+    """The capacity and admission runs' client: a small room, a light piece, poses at
+    60 Hz."""
+    return await _listener(
+        base,
+        seconds,
+        place="a small room",
+        instruction="a light cheerful piece",
+        seed=seed,
+        pose_hz=60,
+        sway_cm=sway_cm,
+    )
 
 
 def _session_misses(result: dict) -> tuple[int, int]:
@@ -237,18 +250,7 @@ def capacity(args: argparse.Namespace) -> None:
 
             async def run(n=n, base=base):
                 return await asyncio.gather(
-                    *[
-                        _listener(
-                            base,
-                            args.seconds,
-                            place="a small room",
-                            instruction="a light cheerful piece",
-                            seed=k,
-                            pose_hz=60,
-                            sway_cm=args.sway,
-                        )
-                        for k in range(n)
-                    ]
+                    *[_tracked(base, args.seconds, seed=k, sway_cm=args.sway) for k in range(n)]
                 )
 
             results = asyncio.run(run())
@@ -457,14 +459,7 @@ def admission(args: argparse.Namespace) -> None:
         async def one(k: int):
             await asyncio.sleep(k * args.gap)
             try:
-                result = await _listener(
-                    base,
-                    args.seconds,
-                    place="a small room",
-                    instruction="a light cheerful piece",
-                    seed=k,
-                    pose_hz=60,
-                )
+                result = await _tracked(base, args.seconds, seed=k)
             except ServerError as error:
                 return str(error)
             return _session_misses(result)

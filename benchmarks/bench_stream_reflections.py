@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from head_motion import sway
 from numpy_baseline import partitioned_convolution_ms
 
 from loci.serve.places import scene_for_hello
@@ -122,12 +123,9 @@ def main() -> None:
 
 
 def _swayed(position: tuple[float, float, float], block: int, cm: float) -> tuple:
-    """The head's position at ``block`` swaying +-``cm`` side to side (0.3 Hz) and half
-    that front to back (0.2 Hz)."""
-    t = block * BLOCK / 48_000
+    """The head's position at ``block``, swaying (:func:`head_motion.sway`)."""
+    side, front = sway(block * BLOCK / 48_000, cm)
     x, y, z = position
-    side = 0.01 * cm * math.sin(2 * math.pi * 0.3 * t)
-    front = 0.005 * cm * math.sin(2 * math.pi * 0.2 * t)
     return (x + front, y + side, z)
 
 
