@@ -219,6 +219,10 @@ class StreamRenderer:
                 field="reflection_executor",
                 value=reflection_executor,
             )
+        if not isinstance(lazy_reflections, bool | np.bool_):
+            raise SceneError(
+                "must be True or False", field="lazy_reflections", value=lazy_reflections
+            )
         self._reflection_executor = reflection_executor
         self._lazy_reflections = bool(lazy_reflections)
         self._r_pending: dict[int, Future] = {}
@@ -786,12 +790,11 @@ class StreamRenderer:
                     self._mark_reflections(s)
                     job = self._reflections_job(s)
                     self._r_pending[s] = self._reflection_executor.submit(job)
+            staleness[chosen] = 0.0
         # A source whose reflections are still being made may have moved on since: it is
-        # looked at again once they are in; a drift within the tolerances, once the
-        # motion pauses.
-        self._r_dirty = (
-            allowed < stale.size or bool(self._r_pending) or bool(np.any(staleness > 0.0))
-        )
+        # looked at again once they are in; a lag within the tolerances, once the motion
+        # pauses.
+        self._r_dirty = bool(self._r_pending) or bool(np.any(staleness > 0.0))
         # Nothing more is due before the next pose or position, or the pause: the blocks
         # in between need not look again.
         self._r_waiting = not paused and allowed == stale.size

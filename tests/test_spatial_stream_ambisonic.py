@@ -111,20 +111,25 @@ class _Counting(ThreadPoolExecutor):
         return super().submit(job)
 
 
+def _counted(executor: _Counting, **options: object) -> StreamRenderer:
+    """Two sources whose reflections are made on ``executor``."""
+    return StreamRenderer(
+        ROOM,
+        sources=2,
+        block_size=256,
+        listener=LISTENER,
+        positions=POSITIONS[:2],
+        reflection_executor=executor,
+        **options,
+    )
+
+
 @pytest.mark.parametrize(("reflection_order", "remade"), [(1, False), (None, True)])
 def test_a_turning_head_remakes_reflections_only_without_ambisonics(
     reflection_order: int | None, remade: bool
 ) -> None:
     with _Counting() as executor:
-        renderer = StreamRenderer(
-            ROOM,
-            sources=2,
-            block_size=256,
-            listener=LISTENER,
-            positions=POSITIONS[:2],
-            reflection_executor=executor,
-            reflection_order=reflection_order,
-        )
+        renderer = _counted(executor, reflection_order=reflection_order)
         for k in range(60):
             renderer.set_listener(Pose(position=LISTENER.position, yaw_deg=3.0 * k))
             renderer.process(_noise((2, 256), k))
@@ -165,16 +170,8 @@ def test_a_swaying_head_remakes_reflections_only_past_the_tolerance_or_once_it_p
         return Pose(position=(x, y0 + side, z0), yaw_deg=LISTENER.yaw_deg + 10 * math.sin(k / 40))
 
     with _Counting() as executor:
-        renderer = StreamRenderer(
-            ROOM,
-            sources=2,
-            block_size=256,
-            listener=LISTENER,
-            positions=POSITIONS[:2],
-            reflection_executor=executor,
-            reflection_order=1,
-            reflection_updates_per_second=16.0,
-            lazy_reflections=lazy,
+        renderer = _counted(
+            executor, reflection_order=1, reflection_updates_per_second=16.0, lazy_reflections=lazy
         )
         for k in range(300):  # 1.6 s, a pose every third block
             if k % 3 == 0:
@@ -268,3 +265,9 @@ def test_a_free_field_has_no_reflections_to_turn() -> None:
 def test_a_bad_reflection_order_is_named(order: object) -> None:
     with pytest.raises(ValueError, match=r"reflection_order: got .*; must be None .* 1 to 3"):
         _make(reflection_order=order)
+
+
+@pytest.mark.parametrize("lazy", [1, "yes", 0.5])
+def test_a_lazy_reflections_that_is_not_a_bool_is_named(lazy: object) -> None:
+    with pytest.raises(ValueError, match=r"lazy_reflections: got .*; must be True or False"):
+        _make(lazy_reflections=lazy)
