@@ -495,7 +495,7 @@ def admission(args: argparse.Namespace) -> None:
         f"admitted sessions: {sum(not isinstance(r, str) for r in results)}; their deadline "
         f"misses {100 * misses / max(1, blocks):.3f}%; the clock's load with {peak} playing "
         "(4 s after the last arrival): "
-        f"{min(steady, default=math.nan):.2f} to {max(steady, default=math.nan):.2f}"
+        + (f"{min(steady):.2f} to {max(steady):.2f}" if steady else "not held that long")
     )
 
 
